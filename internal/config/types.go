@@ -1,9 +1,6 @@
 package config
 
-import (
-	"errors"
-	"time"
-)
+import "time"
 
 // This file holds the declaration types: the typed, defaulted, read-only
 // values the loader hands out after validation. The same structs are stored
@@ -96,8 +93,11 @@ const (
 // Repository is a git repository jobs run from.
 type Repository struct {
 	Name string `yaml:"-" json:"name"`
-	// URL is https://, http://, ssh://, scp-like user@host:path, file:// or
-	// an absolute local path.
+	// URL is https://, http://, ssh://, scp-like user@host:path, file://, or
+	// a local path: absolute, or relative to the config tree root when it is
+	// "." or starts with "./" or "../". It is kept as written; exec resolves
+	// a relative path at run time, and a local path that is not a git
+	// repository is used as a plain directory.
 	URL string `yaml:"url" json:"url"`
 	// Branch is the default branch (default "main").
 	Branch string `yaml:"branch" json:"branch"`
@@ -240,7 +240,8 @@ type Template struct {
 	Playbook string `yaml:"playbook" json:"playbook,omitempty"`
 	// Script is the bash/python/powershell script path in the repository.
 	Script string `yaml:"script" json:"script,omitempty"`
-	// Directory is the terraform/tofu working directory (default ".").
+	// Directory is the working directory in the repository (default ".");
+	// terraform/tofu run there.
 	Directory   string `yaml:"directory" json:"directory,omitempty"`
 	Inventory   string `yaml:"inventory" json:"inventory,omitempty"`
 	Environment string `yaml:"environment" json:"environment,omitempty"`
@@ -397,6 +398,3 @@ type Pos struct {
 	Line int
 	Col  int
 }
-
-// errTODO marks what is still being written; it goes away with it.
-var errTODO = errors.New("config: not implemented yet")

@@ -1,0 +1,476 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultMaxFileSize is the default LoadOptions.MaxFileSize.
+const DefaultMaxFileSize = 4 << 20
+
+// LoadOptions tune Load and LoadFS.
+type LoadOptions struct {
+	// MaxFileSize refuses larger declaration files, by size, before they
+	// are read (default 4 MiB).
+	MaxFileSize int64
+}
+
+// Load reads every *.yaml and *.yml file under root (recursively, in
+// sorted order, skipping dot-directories such as .git), validates the
+// whole tree and returns it with defaults applied. On any problem it
+// returns an Errors value listing every one of them. Symlinks are
+// followed only when their target stays inside root; symlinked
+// directories are not descended into.
+func Load(root string, opts LoadOptions) (*Config, error) {
+	files, err := readTree(root, opts)
+	if err != nil {
+		return nil, err
+	}
+	return loadFiles(files)
+}
+
+// LoadFS is Load on a file system (tests, fuzzing, embedded trees). It
+// cannot tell symlinks apart, so it does no escape check: prefer Load for
+// directories on disk.
+func LoadFS(fsys fs.FS, opts LoadOptions) (*Config, error) {
+	files, err := readFS(fsys, opts)
+	if err != nil {
+		return nil, err
+	}
+	return loadFiles(files)
+}
+
+// file is one declaration file's name (slash-separated, relative to the
+// root) and contents, or the problem that kept it from being read.
+type file struct {
+	name string
+	data []byte
+	err  *Error
+}
+
+func isDeclFile(name string) bool {
+	ext := strings.ToLower(path.Ext(name))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+func skipDir(name string) bool { return strings.HasPrefix(name, ".") && name != "." && name != ".." }
+
+func maxSize(opts LoadOptions) int64 {
+	if opts.MaxFileSize > 0 {
+		return opts.MaxFileSize
+	}
+	return DefaultMaxFileSize
+}
+
+func tooBig(name string, size, limit int64) *Error {
+	return &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("file is %d bytes, larger than the %s limit; refusing to read it", size, ByteSize(limit))}
+}
+
+func readTree(root string, opts LoadOptions) ([]file, error) {
+	limit := maxSize(opts)
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("load config %s: %w", root, err)
+	}
+	realRoot, err = filepath.Abs(realRoot)
+	if err != nil {
+		return nil, fmt.Errorf("load config %s: %w", root, err)
+	}
+	if fi, err := os.Stat(realRoot); err != nil {
+		return nil, fmt.Errorf("load config %s: %w", root, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("load config %s: not a directory", root)
+	}
+	var files []file
+	err = filepath.WalkDir(realRoot, func(p string, de fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(realRoot, p)
+		rel = filepath.ToSlash(rel)
+		if err != nil {
+			files = append(files, file{name: rel, err: &Error{Pos: Pos{File: rel}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}})
+			if de != nil && de.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if de.IsDir() {
+			if p != realRoot && skipDir(de.Name()) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !isDeclFile(de.Name()) {
+			return nil
+		}
+		target := p
+		if de.Type()&fs.ModeSymlink != 0 {
+			t, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				files = append(files, file{name: rel, err: &Error{Pos: Pos{File: rel}, Msg: fmt.Sprintf("broken symlink: %v", unwrapPath(err))}})
+				return nil
+			}
+			if r, err := filepath.Rel(realRoot, t); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+				files = append(files, file{name: rel, err: &Error{Pos: Pos{File: rel}, Msg: "symlink points outside the config tree; refusing to follow it"}})
+				return nil
+			}
+			target = t
+		}
+		f := readOne(rel, limit, func() (fs.File, error) { return os.Open(target) })
+		if f != nil {
+			files = append(files, *f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load config %s: %w", root, err)
+	}
+	return files, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// readOne opens, checks the size of, and reads one file; nil means it is
+// not a regular file and is skipped (a symlinked directory, a socket).
+func readOne(name string, limit int64, open func() (fs.File, error)) *file {
+	fh, err := open()
+	if err != nil {
+		return &file{name: name, err: &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}}
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return &file{name: name, err: &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil
+	}
+	if fi.Size() > limit {
+		return &file{name: name, err: tooBig(name, fi.Size(), limit)}
+	}
+	data, err := io.ReadAll(io.LimitReader(fh, limit+1))
+	if err != nil {
+		return &file{name: name, err: &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}}
+	}
+	if int64(len(data)) > limit {
+		return &file{name: name, err: tooBig(name, int64(len(data)), limit)}
+	}
+	return &file{name: name, data: data}
+}
+
+func readFS(fsys fs.FS, opts LoadOptions) ([]file, error) {
+	limit := maxSize(opts)
+	var files []file
+	err := fs.WalkDir(fsys, ".", func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			files = append(files, file{name: p, err: &Error{Pos: Pos{File: p}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}})
+			if de != nil && de.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if de.IsDir() {
+			if p != "." && skipDir(de.Name()) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !isDeclFile(de.Name()) {
+			return nil
+		}
+		if f := readOne(p, limit, func() (fs.File, error) { return fsys.Open(p) }); f != nil {
+			files = append(files, *f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return files, nil
+}
+
+// loader merges the files of one tree into a Config.
+type loader struct {
+	errs     errs
+	fieldPos map[fieldKey]Pos
+	fields   map[reflect.Type]*structInfo
+	cfg      *Config
+	settings Pos // where settings were declared
+	// where project-level scalars were declared
+	projDesc map[string]Pos
+	projMax  map[string]Pos
+	tzCache  map[string]error
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+func loadFiles(files []file) (*Config, error) {
+	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	l := &loader{
+		fieldPos: map[fieldKey]Pos{},
+		fields:   map[reflect.Type]*structInfo{},
+		cfg:      &Config{Settings: defaultSettings(), Projects: map[string]*Project{}},
+		projDesc: map[string]Pos{},
+		projMax:  map[string]Pos{},
+		tzCache:  map[string]error{},
+	}
+	for _, f := range files {
+		if f.err != nil {
+			l.errs.list = append(l.errs.list, f.err)
+			continue
+		}
+		l.loadFile(f.name, f.data)
+	}
+	l.validate()
+	if len(l.errs.list) > 0 {
+		l.errs.list.sort()
+		return nil, l.errs.list
+	}
+	return l.cfg, nil
+}
+
+func defaultSettings() Settings {
+	return Settings{
+		MaxParallelTasks: 4,
+		Retention:        Retention{KeepTasks: 100, KeepDays: 30},
+		MaxLogBytes:      64 << 20,
+		StopGracePeriod:  Duration(10e9),
+	}
+}
+
+// checkText refuses what is not UTF-8 text; it returns the data with a
+// UTF-8 byte order mark removed.
+func checkText(name string, data []byte) ([]byte, *Error) {
+	at := Pos{File: name, Line: 1, Col: 1}
+	switch {
+	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
+		data = data[3:]
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}), bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
+		return nil, &Error{Pos: at, Msg: "file is UTF-16 encoded; save it as UTF-8"}
+	}
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return nil, &Error{Pos: offsetPos(name, data, i), Msg: "binary file (NUL byte); declarations must be UTF-8 text"}
+	}
+	if !utf8.Valid(data) {
+		i := 0
+		for i < len(data) {
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			i += size
+		}
+		return nil, &Error{Pos: offsetPos(name, data, i), Msg: "invalid UTF-8; declarations must be UTF-8 text"}
+	}
+	return data, nil
+}
+
+func offsetPos(name string, data []byte, off int) Pos {
+	line := 1 + bytes.Count(data[:off], []byte{'\n'})
+	col := off - bytes.LastIndexByte(data[:off], '\n')
+	return Pos{File: name, Line: line, Col: col}
+}
+
+func (l *loader) yamlError(name string, err error) {
+	msg := err.Error()
+	p := Pos{File: name, Line: 1, Col: 1}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	l.errs.list = append(l.errs.list, &Error{Pos: p, Msg: "malformed YAML: " + msg})
+}
+
+var projectKinds = []string{"repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations"}
+
+var kindSingular = map[string]string{
+	"repositories": "repository", "keys": "key", "inventories": "inventory", "environments": "environment",
+	"templates": "template", "schedules": "schedule", "integrations": "integration",
+}
+
+var topKeys = []string{"project", "description", "max_parallel_tasks", "repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations", "settings"}
+
+func (l *loader) loadFile(name string, data []byte) {
+	data, e := checkText(name, data)
+	if e != nil {
+		l.errs.list = append(l.errs.list, e)
+		return
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err != io.EOF {
+			l.yamlError(name, err)
+		}
+		return
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		at := Pos{File: name, Line: next.Line, Col: next.Column}
+		if len(next.Content) > 0 {
+			at.Line, at.Col = next.Content[0].Line, next.Content[0].Column
+		}
+		l.errs.add(at, "", "a second YAML document (after ---); write one document per file")
+	} else if err != io.EOF {
+		l.yamlError(name, err)
+		return
+	}
+	if len(doc.Content) == 0 {
+		return
+	}
+	d := &decoder{file: name, errs: &l.errs, fieldPos: l.fieldPos, fields: l.fields}
+	root := d.visit(doc.Content[0])
+	if root == nil || isNull(root) {
+		return // only comments
+	}
+	if root.Kind != yaml.MappingNode {
+		d.errorf(root, "", "expected a mapping of top-level keys (project, templates, ...), got %s", describe(root))
+		return
+	}
+	pairs := d.pairs(root, "")
+	byKey := map[string]pair{}
+	for _, p := range pairs {
+		if !contains(topKeys, p.k.Value) {
+			if c := closest(p.k.Value, topKeys); c != "" {
+				d.errorf(p.k, p.k.Value, "unknown top-level key %q (did you mean %q?)", p.k.Value, c)
+			} else {
+				d.errorf(p.k, p.k.Value, "unknown top-level key %q; known keys: %s", p.k.Value, strings.Join(topKeys, ", "))
+			}
+			continue
+		}
+		byKey[p.k.Value] = p
+	}
+	if p, ok := byKey["settings"]; ok {
+		if l.settings.File != "" {
+			d.errorf(p.k, "settings", "settings already declared at %s; declare them in one file only", l.settings)
+		} else {
+			l.settings = d.pos(p.k)
+			l.cfg.Settings.Pos = l.settings
+			d.decode(p.v, reflect.ValueOf(&l.cfg.Settings).Elem(), "settings")
+			for name, t := range l.cfg.Settings.APITokens {
+				t.Name = name
+			}
+		}
+	}
+	var proj *Project
+	pp, hasProject := byKey["project"]
+	if hasProject {
+		var pname string
+		vn := d.visit(pp.v)
+		switch {
+		case vn == nil:
+		case isNull(vn) || (vn.Kind == yaml.ScalarNode && vn.Tag == "!!str" && vn.Value == ""):
+			d.errorf(vn, "project", "missing project name")
+		default:
+			d.decode(vn, reflect.ValueOf(&pname).Elem(), "project")
+			switch {
+			case pname == "":
+			case !validName(pname):
+				d.errorf(vn, "project", "invalid name %q: names must match %s", pname, namePattern)
+			default:
+				proj = l.cfg.Projects[pname]
+				if proj == nil {
+					proj = &Project{Name: pname, Pos: d.pos(vn)}
+					l.cfg.Projects[pname] = proj
+				}
+			}
+		}
+	}
+	if proj == nil {
+		if !hasProject {
+			for _, k := range topKeys[1:10] {
+				if p, ok := byKey[k]; ok {
+					d.errorf(p.k, "project", "missing top-level key \"project\": a file that declares %s must say which project (project: NAME)", k)
+					break
+				}
+			}
+		}
+		return
+	}
+	base := "projects." + proj.Name
+	if p, ok := byKey["description"]; ok {
+		if first, dup := l.projDesc[proj.Name]; dup {
+			d.errorf(p.k, base+".description", "description of project %q already declared at %s", proj.Name, first)
+		} else {
+			l.projDesc[proj.Name] = d.pos(p.k)
+			d.decode(p.v, reflect.ValueOf(&proj.Description).Elem(), base+".description")
+		}
+	}
+	if p, ok := byKey["max_parallel_tasks"]; ok {
+		if first, dup := l.projMax[proj.Name]; dup {
+			d.errorf(p.k, base+".max_parallel_tasks", "max_parallel_tasks of project %q already declared at %s", proj.Name, first)
+		} else {
+			l.projMax[proj.Name] = d.pos(p.k)
+			l.fieldPos[fieldKey{reflect.ValueOf(proj).Pointer(), reflect.TypeFor[Project](), "max_parallel_tasks"}] = d.pos(p.v)
+			d.decode(p.v, reflect.ValueOf(&proj.MaxParallelTasks).Elem(), base+".max_parallel_tasks")
+		}
+	}
+	pv := reflect.ValueOf(proj).Elem()
+	for _, kind := range projectKinds {
+		p, ok := byKey[kind]
+		if !ok {
+			continue
+		}
+		field := pv.FieldByName(fieldNameOf(kind))
+		fresh := reflect.New(field.Type()).Elem()
+		d.decode(p.v, fresh, base+"."+kind)
+		if fresh.IsNil() {
+			continue
+		}
+		if field.IsNil() {
+			field.Set(reflect.MakeMap(field.Type()))
+		}
+		keys := fresh.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		for _, k := range keys {
+			nv := fresh.MapIndex(k)
+			if old := field.MapIndex(k); old.IsValid() {
+				oldPos := old.Elem().FieldByName("Pos").Interface().(Pos)
+				newPos := nv.Elem().FieldByName("Pos").Interface().(Pos)
+				l.errs.add(newPos, base+"."+kind+"."+k.String(), "%s %q already declared at %s", kindSingular[kind], k.String(), oldPos)
+				continue
+			}
+			field.SetMapIndex(k, nv)
+		}
+	}
+}
+
+func fieldNameOf(kind string) string {
+	switch kind {
+	case "repositories":
+		return "Repositories"
+	case "keys":
+		return "Keys"
+	case "inventories":
+		return "Inventories"
+	case "environments":
+		return "Environments"
+	case "templates":
+		return "Templates"
+	case "schedules":
+		return "Schedules"
+	case "integrations":
+		return "Integrations"
+	}
+	return ""
+}
