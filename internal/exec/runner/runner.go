@@ -6,7 +6,7 @@ package runner
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/semaphored/semaphored/internal/config"
@@ -118,11 +118,42 @@ type Hooks struct {
 	AwaitApproval func(ctx context.Context) (bool, error)
 }
 
-var errTODO = errors.New("runner: not implemented yet")
+// DefaultGrace is the time between SIGTERM and SIGKILL when Spec.Grace is 0.
+const DefaultGrace = 10 * time.Second
 
 // Run runs spec to completion. Cancelling ctx stops the run (SIGTERM to the
 // process group, SIGKILL after Grace) and yields Stopped. Every byte the
 // processes wrote has been passed to sink before Run returns.
 func Run(ctx context.Context, spec Spec, sink Sink, hooks Hooks) Result {
-	return Result{Status: Error, ExitCode: -1, Message: errTODO.Error()}
+	if spec.Grace <= 0 {
+		spec.Grace = DefaultGrace
+	}
+	r := &run{
+		ctx:   ctx,
+		spec:  spec,
+		sink:  sink,
+		hooks: hooks,
+		mask:  newMasker(spec.Secrets),
+		grace: spec.Grace,
+	}
+	if spec.Timeout > 0 {
+		r.deadline = time.Now().Add(spec.Timeout)
+	}
+	if err := r.prepareDirs(); err != nil {
+		return *errResult(err)
+	}
+	switch spec.App {
+	case config.AppBash:
+		return r.script("bash", nil)
+	case config.AppPython:
+		return r.script("python3", nil)
+	case config.AppPowerShell:
+		return r.script("pwsh", []string{"-NoLogo", "-NonInteractive", "-File"})
+	case config.AppAnsible:
+		return r.ansible()
+	case config.AppTerraform, config.AppTofu:
+		return r.terraform(string(spec.App))
+	default:
+		return *errResult(fmt.Errorf("unknown app %q", spec.App))
+	}
 }

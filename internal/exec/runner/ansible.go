@@ -1,0 +1,3 @@
+package runner
+
+func (r *run) ansible() Result { return *errResult(errTODOAnsible) }

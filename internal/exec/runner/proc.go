@@ -1,0 +1,175 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// endReason says why a process was signalled.
+type endReason int
+
+const (
+	endNone endReason = iota
+	endStopped
+	endTimedOut
+)
+
+// proc runs argv (argv[0] already resolved to a path) in dir with the run's
+// environment, passing its output to the sink. It returns the exit code
+// when the process ran to its end, or a non-nil Result when the run must
+// end here (stopped, timed out, output lost, could not start).
+func (r *run) proc(dir string, argv []string, env []string) (int, *Result) {
+	if res := r.interrupted(); res != nil {
+		return -1, res
+	}
+	if err := r.log("$ " + shellQuote(append([]string{displayName(argv[0])}, argv[1:]...))); err != nil {
+		return -1, &Result{Status: Error, ExitCode: -1, Message: err.Error()}
+	}
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return -1, errResult(fmt.Errorf("create output pipe: %w", err))
+	}
+	defer pr.Close()
+	cmd := &exec.Cmd{
+		Path:        argv[0],
+		Args:        argv,
+		Dir:         dir,
+		Env:         env,
+		Stdout:      pw,
+		Stderr:      pw,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	err = cmd.Start()
+	pw.Close() // the child holds the only write ends now
+	if err != nil {
+		return -1, errResult(fmt.Errorf("start %s: %w", displayName(argv[0]), err))
+	}
+	pid := cmd.Process.Pid // also the process group id
+
+	readDone := make(chan error, 1)
+	go func() { readDone <- copyLines(pr, r.mask, r.sink) }()
+	exited := make(chan struct{})
+	go func() {
+		// Learn of the exit without reaping: the zombie keeps the process
+		// group id reserved, so signalling -pid stays safe until Wait.
+		waitExitNoReap(pid)
+		close(exited)
+	}()
+
+	var (
+		reason    endReason
+		stopC     = r.ctx.Done()
+		timeoutC  <-chan time.Time
+		killC     <-chan time.Time
+		lingerC   <-chan time.Time
+		readerEnd bool
+		procEnd   bool
+		readErr   error
+		lingered  bool
+	)
+	if !r.deadline.IsZero() {
+		t := time.NewTimer(time.Until(r.deadline))
+		defer t.Stop()
+		timeoutC = t.C
+	}
+	var killTimer, lingerTimer *time.Timer
+	defer func() {
+		if killTimer != nil {
+			killTimer.Stop()
+		}
+		if lingerTimer != nil {
+			lingerTimer.Stop()
+		}
+	}()
+	signal := func(sig syscall.Signal) { _ = syscall.Kill(-pid, sig) }
+	terminate := func(why endReason) {
+		if reason == endNone {
+			reason = why
+		}
+		if killTimer == nil {
+			signal(syscall.SIGTERM)
+			killTimer = time.NewTimer(r.grace)
+			killC = killTimer.C
+		}
+	}
+	exitedC := (<-chan struct{})(exited)
+	for !(readerEnd && procEnd) {
+		select {
+		case <-stopC:
+			stopC = nil
+			terminate(endStopped)
+		case <-timeoutC:
+			timeoutC = nil
+			terminate(endTimedOut)
+		case <-killC:
+			killC = nil
+			signal(syscall.SIGKILL)
+		case err := <-readDone:
+			readerEnd = true
+			readErr = err
+			if err != nil && !lingered {
+				signal(syscall.SIGKILL)
+			}
+		case <-exitedC:
+			exitedC = nil
+			procEnd = true
+			if !readerEnd {
+				lingerTimer = time.NewTimer(r.grace)
+				lingerC = lingerTimer.C
+			}
+		case <-lingerC:
+			lingerC = nil
+			lingered = true
+			signal(syscall.SIGKILL)
+			_ = pr.SetReadDeadline(time.Now())
+		}
+	}
+	_ = cmd.Wait() // reaps; the exit status is in ProcessState
+	code := cmd.ProcessState.ExitCode()
+
+	var se *sinkError
+	switch {
+	case errors.As(readErr, &se):
+		return -1, &Result{Status: Error, ExitCode: -1, Message: se.Error()}
+	case lingered:
+		if err := r.log(fmt.Sprintf("output still open %s after the process exited (a background process holds it): killed the process group and stopped reading", r.grace)); err != nil {
+			return -1, &Result{Status: Error, ExitCode: -1, Message: err.Error()}
+		}
+	case readErr != nil:
+		return -1, errResult(readErr)
+	}
+	switch reason {
+	case endTimedOut:
+		return -1, r.timeoutResult()
+	case endStopped:
+		return -1, &Result{Status: Stopped, ExitCode: -1, Message: "stopped"}
+	}
+	return code, nil
+}
+
+// waitExitNoReap blocks until process pid has exited, leaving it waitable
+// (waitid with WNOWAIT).
+func waitExitNoReap(pid int) {
+	const (
+		pPID    = 1
+		wNOWAIT = 0x1000000
+	)
+	var info [128]byte // siginfo_t
+	for {
+		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
+			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|wNOWAIT, 0, 0)
+		if e != syscall.EINTR {
+			return
+		}
+	}
+}
+
+func errResult(err error) *Result {
+	return &Result{Status: Error, ExitCode: -1, Message: err.Error()}
+}
