@@ -2,12 +2,26 @@ package state
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
-// errTODO marks the methods still being written; it goes away with them.
-var errTODO = errors.New("state: not implemented yet")
+// Errors added to the contract ones in types.go.
+var (
+	// ErrConflict means a change does not fit the stored objects: a create
+	// of an existing key, or an update or delete of a missing one.
+	ErrConflict = errors.New("change conflicts with stored objects")
+	// ErrSchemaTooNew means the file was written by a newer semaphored.
+	ErrSchemaTooNew = errors.New("state file schema is newer than this semaphored supports")
+)
 
 // Options tune Open.
 type Options struct {
@@ -16,101 +30,197 @@ type Options struct {
 	LockTimeout time.Duration
 	// Now returns the time (default time.Now).
 	Now func() time.Time
+	// Logger receives migration notes (default: discarded).
+	Logger *slog.Logger
 }
 
-// Store is the BoltDB state file. It is safe for concurrent use.
-type Store struct{}
+// Store is the BoltDB state file. It is safe for concurrent use: bbolt
+// serialises writers and lets readers run alongside them.
+type Store struct {
+	db      *bbolt.DB
+	path    string
+	now     func() time.Time
+	log     *slog.Logger
+	version int
+}
+
+// Bucket and meta key names; see doc.go for the layout.
+var (
+	bucketMeta           = []byte("meta")
+	bucketObjects        = []byte("objects")
+	bucketRevisions      = []byte("revisions")
+	bucketEvents         = []byte("events")
+	bucketTasks          = []byte("tasks")
+	bucketLogs           = []byte("logs")
+	bucketOutbox         = []byte("outbox")
+	bucketDeliveries     = []byte("deliveries")
+	bucketDeliveryTimes  = []byte("delivery_times")
+	bucketTaskByProject  = []byte("task_by_project")
+	bucketTaskByTemplate = []byte("task_by_template")
+	bucketTaskActive     = []byte("task_active")
+
+	keySchemaVersion  = []byte("schema_version")
+	keyActiveRevision = []byte("active_revision")
+	keyLastRevision   = []byte("last_revision")
+)
+
+// lockedError is the error Open returns when another process holds the file.
+type lockedError struct {
+	path    string
+	timeout time.Duration
+}
+
+func (e *lockedError) Error() string {
+	return fmt.Sprintf("state file %s is in use by another semaphored process (lock not acquired within %s)", e.path, e.timeout)
+}
+
+func (e *lockedError) Unwrap() error { return ErrLocked }
 
 // Open opens or creates the state file at path, takes its lock, and
-// migrates its schema to the current version.
-func Open(path string, opts Options) (*Store, error) { return nil, errTODO }
+// migrates its schema to the current version. The parent directory is
+// created 0700 and the file 0600 when missing. When another process holds
+// the lock for longer than opts.LockTimeout, the error wraps ErrLocked; a
+// file written by a newer schema is refused with ErrSchemaTooNew.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout:      opts.LockTimeout,
+		FreelistType: bbolt.FreelistMapType,
+	})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, &lockedError{path: path, timeout: opts.LockTimeout}
+		}
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger}
+	if err := s.migrate(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	return s, nil
+}
 
-// Close releases the file.
-func (s *Store) Close() error { return errTODO }
+// Close releases the file. The Store must not be used afterwards.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close state file %s: %w", s.path, err)
+	}
+	return nil
+}
 
 // SchemaVersion is the schema version of the open file.
-func (s *Store) SchemaVersion() int { return 0 }
+func (s *Store) SchemaVersion() int { return s.version }
 
-// Objects returns every declared object, sorted by key.
-func (s *Store) Objects(ctx context.Context) ([]Object, error) { return nil, errTODO }
+// Path is the file the Store was opened on.
+func (s *Store) Path() string { return s.path }
 
-// ActiveRevision returns the revision the objects come from.
-func (s *Store) ActiveRevision(ctx context.Context) (Revision, bool, error) {
-	return Revision{}, false, errTODO
+// view runs fn in a read transaction unless ctx is already done.
+func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
 }
 
-// LastRevision returns the newest revision sync looked at, valid or not.
-func (s *Store) LastRevision(ctx context.Context) (Revision, bool, error) {
-	return Revision{}, false, errTODO
+// update runs fn in a write transaction unless ctx is already done.
+func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(fn)
 }
 
-// Revisions returns up to limit revisions, newest first.
-func (s *Store) Revisions(ctx context.Context, limit int) ([]Revision, error) { return nil, errTODO }
-
-// ApplyRevision applies changes, records an event per change, and makes rev
-// the active revision, all in one transaction: all of it happens or none.
-func (s *Store) ApplyRevision(ctx context.Context, rev Revision, changes []Change) error {
-	return errTODO
+// Check runs bbolt's consistency check over the whole file and returns
+// every problem it finds joined, or nil.
+func (s *Store) Check(ctx context.Context) error {
+	var errs []error
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("check state file %s: %w", s.path, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("check state file %s: %w", s.path, errors.Join(errs...))
+	}
+	return nil
 }
 
-// RecordInvalidRevision records a revision that failed validation; the
-// active revision and the objects stay as they are.
-func (s *Store) RecordInvalidRevision(ctx context.Context, rev Revision) error { return errTODO }
-
-// Events returns up to limit events with Seq > after, oldest first.
-func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]Event, error) {
-	return nil, errTODO
+// u64 encodes v as 8 bytes big-endian, the key form of every sequence.
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
 }
 
-// CreateTask stores a new task with the next ID (status waiting unless
-// set, Created now unless set, ExitCode -1) and returns it. An event and
-// an outbox entry are written in the same transaction.
-func (s *Store) CreateTask(ctx context.Context, t Task) (Task, error) { return Task{}, errTODO }
-
-// UpdateTask changes a task in one transaction: fn gets the current task
-// and edits it in place; an error from fn aborts. When the status changes
-// an event and an outbox entry are written in the same transaction.
-// ErrNotFound when there is no such task.
-func (s *Store) UpdateTask(ctx context.Context, id uint64, fn func(*Task) error) (Task, error) {
-	return Task{}, errTODO
+// readVersion returns the schema version stored in meta, 0 when none.
+func readVersion(tx *bbolt.Tx) (int, error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return 0, nil
+	}
+	v := meta.Get(keySchemaVersion)
+	if v == nil {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil {
+		return 0, fmt.Errorf("read schema version %q: %w", v, err)
+	}
+	return n, nil
 }
 
-// Task returns one task.
-func (s *Store) Task(ctx context.Context, id uint64) (Task, error) { return Task{}, errTODO }
-
-// Tasks returns up to limit tasks matching f with ID < before (before 0:
-// from the newest), newest first; page by passing the last ID back.
-func (s *Store) Tasks(ctx context.Context, f TaskFilter, before uint64, limit int) ([]Task, error) {
-	return nil, errTODO
+func writeVersion(tx *bbolt.Tx, v int) error {
+	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	return meta.Put(keySchemaVersion, []byte(strconv.Itoa(v)))
 }
 
-// ActiveTasks returns every task not in a terminal status, oldest first.
-func (s *Store) ActiveTasks(ctx context.Context) ([]Task, error) { return nil, errTODO }
-
-// AppendLog stores lines after the task's last line in one transaction,
-// numbering them (LogLine.N is set on the stored copy) and adding to the
-// task's LogLines/LogBytes.
-func (s *Store) AppendLog(ctx context.Context, taskID uint64, lines []LogLine) error {
-	return errTODO
-}
-
-// ReadLog returns up to max lines of a task with N >= from, in order.
-func (s *Store) ReadLog(ctx context.Context, taskID uint64, from uint64, max int) ([]LogLine, error) {
-	return nil, errTODO
-}
-
-// PruneTasks deletes terminal tasks (and their logs) that r says to drop,
-// in bounded transactions, and returns how many it deleted.
-func (s *Store) PruneTasks(ctx context.Context, r Retention) (int, error) { return 0, errTODO }
-
-// Outbox returns up to limit pending outbox entries, oldest first.
-func (s *Store) Outbox(ctx context.Context, limit int) ([]OutboxEntry, error) { return nil, errTODO }
-
-// AckOutbox removes a delivered outbox entry.
-func (s *Store) AckOutbox(ctx context.Context, seq uint64) error { return errTODO }
-
-// SeenDelivery records a webhook delivery id of source and reports whether
-// it had been recorded before (a replay).
-func (s *Store) SeenDelivery(ctx context.Context, source, id string) (bool, error) {
-	return false, errTODO
+// migrate brings the file to currentVersion, one transaction per step.
+func (s *Store) migrate() error {
+	var v int
+	if err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		v, err = readVersion(tx)
+		return err
+	}); err != nil {
+		return err
+	}
+	cur := len(migrations)
+	if v > cur {
+		return fmt.Errorf("%w: file has schema version %d, this semaphored knows up to %d; upgrade semaphored or open a backup", ErrSchemaTooNew, v, cur)
+	}
+	for ; v < cur; v++ {
+		next := v + 1
+		if err := s.db.Update(func(tx *bbolt.Tx) error {
+			if err := migrations[v](tx); err != nil {
+				return err
+			}
+			return writeVersion(tx, next)
+		}); err != nil {
+			return fmt.Errorf("migrate schema %d to %d: %w", v, next, err)
+		}
+		if v > 0 {
+			s.log.Info("migrated state schema", "path", s.path, "from", v, "to", next)
+		}
+	}
+	s.version = cur
+	return nil
 }

@@ -1,0 +1,150 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+)
+
+// pruneBatch bounds the deletions of one pruning transaction, so that
+// pruning never holds the writer for long.
+const pruneBatch = 500
+
+// indexEntry is one task as the template index knows it.
+type indexEntry struct {
+	id         uint64
+	endedNanos int64
+	terminal   bool
+}
+
+// PruneTasks deletes terminal tasks (and their logs) that r says to drop,
+// in bounded transactions, and returns how many it deleted. Per template,
+// a terminal task is dropped when it is beyond the newest r.KeepTasks
+// terminal tasks, or ended before now-r.MaxAge; zero disables an axis.
+// Non-terminal tasks are never dropped. Outbox entries of dropped tasks go
+// with them. Cancelling ctx stops between transactions.
+func (s *Store) PruneTasks(ctx context.Context, r Retention) (int, error) {
+	if r.KeepTasks <= 0 && r.MaxAge <= 0 {
+		return 0, nil
+	}
+	var cutoff int64
+	if r.MaxAge > 0 {
+		cutoff = s.now().Add(-r.MaxAge).UnixNano()
+	}
+	var drop []uint64
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		var (
+			prefix []byte
+			group  []indexEntry
+		)
+		flush := func() {
+			kept := 0
+			for i := len(group) - 1; i >= 0; i-- {
+				e := group[i]
+				if !e.terminal {
+					continue
+				}
+				kept++
+				beyond := r.KeepTasks > 0 && kept > r.KeepTasks
+				old := cutoff != 0 && e.endedNanos != 0 && e.endedNanos < cutoff
+				if beyond || old {
+					drop = append(drop, e.id)
+				}
+			}
+			group = group[:0]
+		}
+		c := tx.Bucket(bucketTaskByTemplate).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) < 8 {
+				return fmt.Errorf("malformed task index key %x", k)
+			}
+			p := k[:len(k)-8]
+			if !bytes.Equal(p, prefix) {
+				flush()
+				prefix = bytes.Clone(p)
+			}
+			ended, status := parseIndexValue(v)
+			group = append(group, indexEntry{id: binary.BigEndian.Uint64(k[len(k)-8:]), endedNanos: ended, terminal: status.Terminal()})
+		}
+		flush()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune tasks: %w", err)
+	}
+	deleted := 0
+	for len(drop) > 0 {
+		n := min(pruneBatch, len(drop))
+		batch := drop[:n]
+		drop = drop[n:]
+		var done int
+		err := s.update(ctx, func(tx *bbolt.Tx) error {
+			var err error
+			done, err = deleteTasks(tx, batch)
+			return err
+		})
+		if err != nil {
+			return deleted, fmt.Errorf("prune tasks: %w", err)
+		}
+		deleted += done
+	}
+	return deleted, nil
+}
+
+// deleteTasks deletes the tasks of ids that still exist and are terminal,
+// with their index entries, logs and outbox entries.
+func deleteTasks(tx *bbolt.Tx, ids []uint64) (int, error) {
+	gone := make(map[uint64]bool, len(ids))
+	logs := tx.Bucket(bucketLogs)
+	for _, id := range ids {
+		t, err := getTask(tx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if !t.Status.Terminal() {
+			continue
+		}
+		if err := tx.Bucket(bucketTasks).Delete(u64(id)); err != nil {
+			return 0, err
+		}
+		if err := deleteTaskIndexes(tx, &t); err != nil {
+			return 0, err
+		}
+		if err := logs.DeleteBucket(u64(id)); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
+			return 0, fmt.Errorf("delete log of task %d: %w", id, err)
+		}
+		gone[id] = true
+	}
+	if len(gone) == 0 {
+		return 0, nil
+	}
+	out := tx.Bucket(bucketOutbox)
+	var stale [][]byte
+	err := out.ForEach(func(k, v []byte) error {
+		var e OutboxEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("decode outbox entry %x: %w", k, err)
+		}
+		if gone[e.TaskID] {
+			stale = append(stale, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range stale {
+		if err := out.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(gone), nil
+}

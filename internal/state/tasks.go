@@ -1,0 +1,327 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"go.etcd.io/bbolt"
+)
+
+// projectIndexKey is project\x00id.
+func projectIndexKey(project string, id uint64) []byte {
+	b := make([]byte, 0, len(project)+9)
+	b = append(b, project...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint64(b, id)
+}
+
+// templatePrefix is project\x00template\x00, the prefix of a template's
+// entries in task_by_template.
+func templatePrefix(project, template string) []byte {
+	b := make([]byte, 0, len(project)+len(template)+10)
+	b = append(b, project...)
+	b = append(b, 0)
+	b = append(b, template...)
+	return append(b, 0)
+}
+
+func templateIndexKey(project, template string, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(templatePrefix(project, template), id)
+}
+
+// indexValue is what both task indexes hold for a task: its end time
+// (8 bytes, Unix nanoseconds, 0 when not ended) then its status, so that
+// listing and pruning filter without decoding tasks.
+func indexValue(t *Task) []byte {
+	var ended uint64
+	if !t.Ended.IsZero() {
+		ended = uint64(t.Ended.UnixNano())
+	}
+	b := make([]byte, 8, 8+len(t.Status))
+	binary.BigEndian.PutUint64(b, ended)
+	return append(b, t.Status...)
+}
+
+func parseIndexValue(v []byte) (endedNanos int64, status TaskStatus) {
+	if len(v) < 8 {
+		return 0, ""
+	}
+	return int64(binary.BigEndian.Uint64(v)), TaskStatus(v[8:])
+}
+
+func putTaskIndexes(tx *bbolt.Tx, t *Task) error {
+	v := indexValue(t)
+	if err := tx.Bucket(bucketTaskByProject).Put(projectIndexKey(t.Project, t.ID), v); err != nil {
+		return fmt.Errorf("index task %d: %w", t.ID, err)
+	}
+	if err := tx.Bucket(bucketTaskByTemplate).Put(templateIndexKey(t.Project, t.Template, t.ID), v); err != nil {
+		return fmt.Errorf("index task %d: %w", t.ID, err)
+	}
+	active := tx.Bucket(bucketTaskActive)
+	if t.Status.Terminal() {
+		return active.Delete(u64(t.ID))
+	}
+	return active.Put(u64(t.ID), nil)
+}
+
+func deleteTaskIndexes(tx *bbolt.Tx, t *Task) error {
+	if err := tx.Bucket(bucketTaskByProject).Delete(projectIndexKey(t.Project, t.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketTaskByTemplate).Delete(templateIndexKey(t.Project, t.Template, t.ID)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketTaskActive).Delete(u64(t.ID))
+}
+
+func getTask(tx *bbolt.Tx, id uint64) (Task, error) {
+	v := tx.Bucket(bucketTasks).Get(u64(id))
+	if v == nil {
+		return Task{}, ErrNotFound
+	}
+	var t Task
+	if err := json.Unmarshal(v, &t); err != nil {
+		return Task{}, fmt.Errorf("decode task %d: %w", id, err)
+	}
+	return t, nil
+}
+
+func putTask(tx *bbolt.Tx, t *Task) error {
+	v, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode task %d: %w", t.ID, err)
+	}
+	if err := tx.Bucket(bucketTasks).Put(u64(t.ID), v); err != nil {
+		return fmt.Errorf("store task %d: %w", t.ID, err)
+	}
+	return nil
+}
+
+// recordStatus writes the event and the outbox entry of a status change.
+func (s *Store) recordStatus(tx *bbolt.Tx, t *Task) error {
+	now := s.now()
+	events := tx.Bucket(bucketEvents)
+	events.FillPercent = 1
+	if err := putEvent(events, Event{At: now, Type: EventTaskStatus, TaskID: t.ID, Status: t.Status, Message: t.Message}); err != nil {
+		return err
+	}
+	out := tx.Bucket(bucketOutbox)
+	n, err := out.NextSequence()
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(OutboxEntry{Seq: n, TaskID: t.ID, Status: t.Status, At: now})
+	if err != nil {
+		return fmt.Errorf("encode outbox entry: %w", err)
+	}
+	if err := out.Put(u64(n), v); err != nil {
+		return fmt.Errorf("store outbox entry: %w", err)
+	}
+	return nil
+}
+
+// CreateTask stores a new task with the next ID (status waiting unless
+// set, Created now unless set, ExitCode -1) and returns it. An event and
+// an outbox entry are written in the same transaction. LogLines and
+// LogBytes start at zero whatever t says.
+func (s *Store) CreateTask(ctx context.Context, t Task) (Task, error) {
+	if t.Status == "" {
+		t.Status = StatusWaiting
+	}
+	if t.Created.IsZero() {
+		t.Created = s.now()
+	}
+	t.ExitCode = -1
+	t.LogLines, t.LogBytes = 0, 0
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketTasks)
+		b.FillPercent = 1
+		id, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		t.ID = id
+		if err := putTask(tx, &t); err != nil {
+			return err
+		}
+		if err := putTaskIndexes(tx, &t); err != nil {
+			return err
+		}
+		return s.recordStatus(tx, &t)
+	})
+	if err != nil {
+		return Task{}, fmt.Errorf("create task %s/%s: %w", t.Project, t.Template, err)
+	}
+	return t, nil
+}
+
+// UpdateTask changes a task in one transaction: fn gets the current task
+// and edits it in place; an error from fn aborts. When the status changes
+// an event and an outbox entry are written in the same transaction.
+// ErrNotFound when there is no such task. fn must not change ID, LogLines
+// or LogBytes; those edits are ignored.
+func (s *Store) UpdateTask(ctx context.Context, id uint64, fn func(*Task) error) (Task, error) {
+	var t Task
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		old, err := getTask(tx, id)
+		if err != nil {
+			return err
+		}
+		t = old
+		// Give fn its own slices and map so a failed fn leaves old intact.
+		t.Vars = cloneVars(old.Vars)
+		t.Arguments = slices.Clone(old.Arguments)
+		t.Tags = slices.Clone(old.Tags)
+		t.SkipTags = slices.Clone(old.SkipTags)
+		if err := fn(&t); err != nil {
+			return err
+		}
+		t.ID, t.LogLines, t.LogBytes = old.ID, old.LogLines, old.LogBytes
+		if err := putTask(tx, &t); err != nil {
+			return err
+		}
+		if t.Project != old.Project || t.Template != old.Template {
+			if err := deleteTaskIndexes(tx, &old); err != nil {
+				return err
+			}
+		}
+		if t.Project != old.Project || t.Template != old.Template || t.Status != old.Status || !t.Ended.Equal(old.Ended) {
+			if err := putTaskIndexes(tx, &t); err != nil {
+				return err
+			}
+		}
+		if t.Status != old.Status {
+			return s.recordStatus(tx, &t)
+		}
+		return nil
+	})
+	if err != nil {
+		return Task{}, fmt.Errorf("update task %d: %w", id, err)
+	}
+	return t, nil
+}
+
+func cloneVars(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	// A JSON round trip is a deep copy of decoded values.
+	b, err := json.Marshal(m)
+	if err != nil {
+		return m
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return m
+	}
+	return out
+}
+
+// Task returns one task; ErrNotFound when there is none.
+func (s *Store) Task(ctx context.Context, id uint64) (Task, error) {
+	var t Task
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		t, err = getTask(tx, id)
+		return err
+	})
+	if err != nil {
+		return Task{}, fmt.Errorf("read task %d: %w", id, err)
+	}
+	return t, nil
+}
+
+// Tasks returns up to limit tasks matching f with ID < before (before 0:
+// from the newest), newest first; page by passing the last ID back. A
+// limit of 0 or less means no limit. Filters by project or template read
+// an index and decode only the tasks they return.
+func (s *Store) Tasks(ctx context.Context, f TaskFilter, before uint64, limit int) ([]Task, error) {
+	if before == 0 {
+		before = ^uint64(0)
+	}
+	var out []Task
+	full := func() bool { return limit > 0 && len(out) >= limit }
+	wantStatus := func(st TaskStatus) bool { return len(f.Status) == 0 || slices.Contains(f.Status, st) }
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		var (
+			idx    *bbolt.Bucket
+			prefix []byte
+		)
+		switch {
+		case f.Project != "" && f.Template != "":
+			idx, prefix = tx.Bucket(bucketTaskByTemplate), templatePrefix(f.Project, f.Template)
+		case f.Project != "":
+			idx, prefix = tx.Bucket(bucketTaskByProject), append([]byte(f.Project), 0)
+		case f.Template == "" && len(f.Status) > 0 && !slices.ContainsFunc(f.Status, TaskStatus.Terminal):
+			idx = tx.Bucket(bucketTaskActive)
+		}
+		if idx != nil {
+			c := idx.Cursor()
+			for k, v := seekBefore(c, prefix, before); k != nil && bytes.HasPrefix(k, prefix) && !full(); k, v = c.Prev() {
+				id := binary.BigEndian.Uint64(k[len(prefix):])
+				if len(v) >= 8 {
+					if _, st := parseIndexValue(v); !wantStatus(st) {
+						continue
+					}
+				}
+				t, err := getTask(tx, id)
+				if err != nil {
+					return fmt.Errorf("task %d in index: %w", id, err)
+				}
+				if wantStatus(t.Status) {
+					out = append(out, t)
+				}
+			}
+			return nil
+		}
+		c := tx.Bucket(bucketTasks).Cursor()
+		for k, v := seekBefore(c, nil, before); k != nil && !full(); k, v = c.Prev() {
+			var t Task
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("decode task %x: %w", k, err)
+			}
+			if (f.Template == "" || t.Template == f.Template) && wantStatus(t.Status) {
+				out = append(out, t)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	return out, nil
+}
+
+// seekBefore places c on the last key below prefix+before (8-byte id).
+func seekBefore(c *bbolt.Cursor, prefix []byte, before uint64) ([]byte, []byte) {
+	target := binary.BigEndian.AppendUint64(bytes.Clone(prefix), before)
+	k, _ := c.Seek(target)
+	if k == nil {
+		return c.Last()
+	}
+	// Seek lands on the first key >= target; step back below it.
+	return c.Prev()
+}
+
+// ActiveTasks returns every task not in a terminal status, oldest first.
+func (s *Store) ActiveTasks(ctx context.Context) ([]Task, error) {
+	var out []Task
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketTaskActive).ForEach(func(k, _ []byte) error {
+			t, err := getTask(tx, binary.BigEndian.Uint64(k))
+			if err != nil {
+				return fmt.Errorf("active task %x: %w", k, err)
+			}
+			out = append(out, t)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list active tasks: %w", err)
+	}
+	return out, nil
+}
