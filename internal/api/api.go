@@ -1,0 +1,228 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/exec"
+	"github.com/semaphored/semaphored/internal/state"
+)
+
+// Engine is what the API asks of the task engine (exec.Engine).
+type Engine interface {
+	Submit(ctx context.Context, r exec.Request) (state.Task, error)
+	Stop(ctx context.Context, id uint64) (state.Task, error)
+	StopWaiting(ctx context.Context, project, template string) (int, error)
+	Confirm(ctx context.Context, id uint64) (state.Task, error)
+	Reject(ctx context.Context, id uint64) (state.Task, error)
+	FollowLog(ctx context.Context, id uint64, from uint64, fn func([]state.LogLine) error) error
+}
+
+// TaskStore is what the API reads from the state (state.Store).
+type TaskStore interface {
+	Task(ctx context.Context, id uint64) (state.Task, error)
+	Tasks(ctx context.Context, f state.TaskFilter, before uint64, limit int) ([]state.Task, error)
+	ReadLog(ctx context.Context, taskID uint64, from uint64, max int) ([]state.LogLine, error)
+}
+
+// ActiveConfig gives the configuration in force; nil before the first
+// valid revision.
+type ActiveConfig interface {
+	Active() *config.Config
+}
+
+// SecretResolver turns the token references of settings.api_tokens into
+// clear values (config.Resolver).
+type SecretResolver interface {
+	Resolve(s config.Secret) (string, error)
+}
+
+// Options configure New. Engine, Store and Config are required.
+type Options struct {
+	Engine  Engine
+	Store   TaskStore
+	Config  ActiveConfig
+	Secrets SecretResolver
+	// AdminToken is the token of DATA/admin.token (scope admin, every
+	// project); empty disables it.
+	AdminToken string
+	// Logger defaults to a logger that discards.
+	Logger *slog.Logger
+	// Registerer receives the HTTP metrics; nil registers them nowhere.
+	Registerer prometheus.Registerer
+}
+
+// Limits of the API.
+const (
+	// MaxBodyBytes is the largest request body accepted (413 beyond).
+	MaxBodyBytes = 1 << 20
+	// DefaultPageSize is the number of tasks a list answers without ?limit.
+	DefaultPageSize = 50
+	// MaxPageSize is the largest ?limit of a task list.
+	MaxPageSize = 1000
+	// logBatch is how many log lines are read from the store at a time.
+	logBatch = 1000
+)
+
+// Handler serves /api/v1/. It is safe for concurrent use and holds no
+// per-request state. Mount it with mux.Handle("/api/v1/", h).
+type Handler struct {
+	engine  Engine
+	store   TaskStore
+	config  ActiveConfig
+	log     *slog.Logger
+	auth    *authenticator
+	routes  *http.ServeMux
+	metrics *metrics
+}
+
+// New returns the API handler. It fails when a required option is missing
+// or the metrics cannot be registered.
+func New(opts Options) (*Handler, error) {
+	if opts.Engine == nil || opts.Store == nil || opts.Config == nil {
+		return nil, errors.New("api: Engine, Store and Config are required")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("api: register metrics: %w", err)
+	}
+	h := &Handler{
+		engine:  opts.Engine,
+		store:   opts.Store,
+		config:  opts.Config,
+		log:     logger,
+		auth:    newAuthenticator(opts.Secrets, opts.AdminToken, logger),
+		routes:  http.NewServeMux(),
+		metrics: m,
+	}
+	h.handle("GET /api/v1/projects", config.ScopeRead, h.listProjects)
+	h.handle("GET /api/v1/projects/{project}/templates", config.ScopeRead, h.listTemplates)
+	h.handle("POST /api/v1/projects/{project}/templates/{template}/tasks", config.ScopeRun, h.createTask)
+	h.handle("POST /api/v1/projects/{project}/stop", config.ScopeRun, h.stopProject)
+	h.handle("POST /api/v1/projects/{project}/templates/{template}/stop", config.ScopeRun, h.stopProject)
+	h.handle("GET /api/v1/tasks", config.ScopeRead, h.listTasks)
+	h.handle("GET /api/v1/tasks/{id}", config.ScopeRead, h.getTask)
+	h.handle("GET /api/v1/tasks/{id}/log", config.ScopeRead, h.taskLog)
+	h.handle("POST /api/v1/tasks/{id}/stop", config.ScopeRun, h.taskAction(opts.Engine.Stop))
+	h.handle("POST /api/v1/tasks/{id}/confirm", config.ScopeRun, h.taskAction(opts.Engine.Confirm))
+	h.handle("POST /api/v1/tasks/{id}/reject", config.ScopeRun, h.taskAction(opts.Engine.Reject))
+	return h, nil
+}
+
+// handlerFunc is an API handler: it gets the authenticated caller and
+// returns an error to answer, or nil once it answered.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
+
+// handle registers fn behind authentication and the scope check.
+func (h *Handler) handle(pattern string, need config.Scope, fn handlerFunc) {
+	h.routes.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		p, err := h.auth.authenticate(r, h.config.Active())
+		if err == nil && !p.allows(need) {
+			err = errorf(http.StatusForbidden, "token %q has scope %s; this needs %s", p.name, p.scope, need)
+		}
+		if err == nil {
+			err = fn(w, r, p)
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+		}
+	})
+}
+
+// ServeHTTP routes the request, answers unknown paths and methods with a
+// JSON error, and records the request's metrics by route pattern.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	if _, pattern := h.routes.Handler(r); pattern == "" {
+		h.unrouted(sw, r)
+		h.metrics.observe("unmatched", sw.code(), time.Since(start))
+		return
+	}
+	h.routes.ServeHTTP(sw, r)
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	h.metrics.observe(route, sw.code(), time.Since(start))
+}
+
+// unrouted answers a request no pattern matches: 404, or 405 with Allow
+// when the path exists for other methods. The mux decides which; its
+// plain-text body is replaced by the JSON error.
+func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
+	inner, _ := h.routes.Handler(r)
+	c := &captureWriter{header: http.Header{}}
+	inner.ServeHTTP(c, r)
+	code := c.status
+	if code == 0 || code == http.StatusOK {
+		code = http.StatusNotFound
+	}
+	if allow := c.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	msg := "no such API path"
+	if code == http.StatusMethodNotAllowed {
+		msg = "method " + r.Method + " not allowed here"
+	}
+	writeJSON(w, code, errorBody{Error: msg})
+}
+
+// captureWriter takes what the mux's own not-found and method-not-allowed
+// handlers write, keeping only the status and the headers.
+type captureWriter struct {
+	header http.Header
+	status int
+}
+
+func (c *captureWriter) Header() http.Header         { return c.header }
+func (c *captureWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (c *captureWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+}
+
+// statusWriter remembers the status code written, for the metrics. It
+// unwraps for http.ResponseController (flush, deadlines).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusWriter) code() string {
+	if s.status == 0 {
+		return "200"
+	}
+	return strconv.Itoa(s.status)
+}

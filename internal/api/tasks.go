@@ -1,0 +1,275 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/semaphored/semaphored/internal/exec"
+	"github.com/semaphored/semaphored/internal/state"
+)
+
+// CreateTaskRequest is the JSON body of POST
+// /api/v1/projects/{project}/templates/{template}/tasks. Every field is an
+// override the template must allow (the engine decides); an empty body
+// runs the template as declared.
+type CreateTaskRequest struct {
+	Commit    string         `json:"commit,omitempty"`
+	Branch    string         `json:"branch,omitempty"`
+	Vars      map[string]any `json:"vars,omitempty"`
+	Arguments []string       `json:"arguments,omitempty"`
+	Limit     string         `json:"limit,omitempty"`
+	Tags      []string       `json:"tags,omitempty"`
+	SkipTags  []string       `json:"skip_tags,omitempty"`
+	Workspace string         `json:"workspace,omitempty"`
+	DryRun    bool           `json:"dry_run,omitempty"`
+}
+
+// StopResult answers the project and template stop calls.
+type StopResult struct {
+	Stopped int `json:"stopped"`
+}
+
+// TriggerHeader names the request header a client sets to "cli" so the
+// task records it was created from the command line; any other value, or
+// none, records "api".
+const TriggerHeader = "X-Semaphored-Trigger"
+
+// taskID parses the {id} path value.
+func taskID(r *http.Request) (uint64, error) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil || id == 0 {
+		return 0, errorf(http.StatusBadRequest, "bad task id %q", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+// visibleTask loads a task the caller may see: 404 when there is none,
+// 403 when its project is not the caller's.
+func (h *Handler) visibleTask(ctx context.Context, r *http.Request, p *principal) (state.Task, error) {
+	id, err := taskID(r)
+	if err != nil {
+		return state.Task{}, err
+	}
+	t, err := h.store.Task(ctx, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return state.Task{}, errorf(http.StatusNotFound, "no such task %d", id)
+	}
+	if err != nil {
+		return state.Task{}, fmt.Errorf("read task %d: %w", id, err)
+	}
+	if err := p.checkProject(t.Project); err != nil {
+		return state.Task{}, err
+	}
+	return t, nil
+}
+
+func (h *Handler) getTask(w http.ResponseWriter, r *http.Request, p *principal) error {
+	t, err := h.visibleTask(r.Context(), r, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// listTasks answers a JSON array of tasks, newest first, and a Link
+// header with rel="next" when there are more.
+func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p *principal) error {
+	q := r.URL.Query()
+	f := state.TaskFilter{Project: q.Get("project"), Template: q.Get("template")}
+	for _, v := range q["status"] {
+		for s := range strings.SplitSeq(v, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			if !knownStatus(state.TaskStatus(s)) {
+				return errorf(http.StatusBadRequest, "unknown status %q", s)
+			}
+			f.Status = append(f.Status, state.TaskStatus(s))
+		}
+	}
+	var before uint64
+	if v := q.Get("before"); v != "" {
+		b, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return errorf(http.StatusBadRequest, "bad before %q: want a task id", v)
+		}
+		before = b
+	}
+	limit := DefaultPageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errorf(http.StatusBadRequest, "bad limit %q: want 1 to %d", v, MaxPageSize)
+		}
+		limit = min(n, MaxPageSize)
+	}
+	if f.Project != "" {
+		if err := p.checkProject(f.Project); err != nil {
+			return err
+		}
+	} else if len(p.projects) == 1 {
+		for name := range p.projects {
+			f.Project = name
+		}
+	}
+
+	// Read one more than asked to know whether a next page exists. A token
+	// limited to several projects filters here, reading on until the page
+	// is full or the store has no more.
+	out := make([]state.Task, 0, limit+1)
+	cursor := before
+	for len(out) <= limit {
+		want := limit + 1 - len(out)
+		batch, err := h.store.Tasks(r.Context(), f, cursor, want)
+		if err != nil {
+			return fmt.Errorf("list tasks: %w", err)
+		}
+		for _, t := range batch {
+			if p.project(t.Project) {
+				out = append(out, t)
+			}
+		}
+		if len(batch) < want || len(batch) == 0 {
+			break
+		}
+		cursor = batch[len(batch)-1].ID
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		next := url.Values{}
+		for _, k := range []string{"project", "template"} {
+			if v := q.Get(k); v != "" {
+				next.Set(k, v)
+			}
+		}
+		for _, s := range f.Status {
+			next.Add("status", string(s))
+		}
+		next.Set("before", strconv.FormatUint(out[len(out)-1].ID, 10))
+		next.Set("limit", strconv.Itoa(limit))
+		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func knownStatus(s state.TaskStatus) bool {
+	switch s {
+	case state.StatusWaiting, state.StatusStarting, state.StatusRunning, state.StatusWaitingConfirmation:
+		return true
+	}
+	return s.Terminal()
+}
+
+// createTask queues a task and answers 201 with it and its Location.
+func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, p *principal) error {
+	projectName, templateName := r.PathValue("project"), r.PathValue("template")
+	pr, err := h.lookupProject(p, projectName)
+	if err != nil {
+		return err
+	}
+	if pr.Templates[templateName] == nil {
+		return errorf(http.StatusNotFound, "no such template %q in project %q", templateName, projectName)
+	}
+	var body CreateTaskRequest
+	if err := decodeBody(w, r, &body); err != nil {
+		return err
+	}
+	trigger := "api"
+	if r.Header.Get(TriggerHeader) == "cli" {
+		trigger = "cli"
+	}
+	t, err := h.engine.Submit(r.Context(), exec.Request{
+		Project:     projectName,
+		Template:    templateName,
+		Trigger:     trigger,
+		TriggeredBy: p.name,
+		Commit:      body.Commit,
+		Branch:      body.Branch,
+		Vars:        body.Vars,
+		Arguments:   body.Arguments,
+		Limit:       body.Limit,
+		Tags:        body.Tags,
+		SkipTags:    body.SkipTags,
+		Workspace:   body.Workspace,
+		DryRun:      body.DryRun,
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/tasks/"+strconv.FormatUint(t.ID, 10))
+	writeJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+// decodeBody decodes a JSON body of at most MaxBodyBytes into v, strictly:
+// unknown fields and trailing data are 400, a larger body 413. An empty
+// body leaves v as it is.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the JSON object")
+			var mbe *http.MaxBytesError
+			if errors.As(terr, &mbe) {
+				err = terr
+			}
+		}
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &mbe):
+		return errorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", mbe.Limit)
+	}
+	return errorf(http.StatusBadRequest, "bad JSON body: %v", err)
+}
+
+// taskAction answers a POST on one task (stop, confirm, reject) with the
+// task as the engine left it.
+func (h *Handler) taskAction(fn func(ctx context.Context, id uint64) (state.Task, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		t, err := h.visibleTask(r.Context(), r, p)
+		if err != nil {
+			return err
+		}
+		t, err = fn(r.Context(), t.ID)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, t)
+		return nil
+	}
+}
+
+// stopProject stops every waiting task of a project, or of one of its
+// templates, and answers how many.
+func (h *Handler) stopProject(w http.ResponseWriter, r *http.Request, p *principal) error {
+	projectName, templateName := r.PathValue("project"), r.PathValue("template")
+	pr, err := h.lookupProject(p, projectName)
+	if err != nil {
+		return err
+	}
+	if templateName != "" && pr.Templates[templateName] == nil {
+		return errorf(http.StatusNotFound, "no such template %q in project %q", templateName, projectName)
+	}
+	n, err := h.engine.StopWaiting(r.Context(), projectName, templateName)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, StopResult{Stopped: n})
+	return nil
+}
