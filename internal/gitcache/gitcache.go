@@ -1,14 +1,24 @@
-// Package gitcache keeps one cached bare clone per repository URL and
-// checks commits out of it into private work directories. Fetches bring
-// only what moved; every git operation has a timeout; credentials never
-// appear in errors or logs.
 package gitcache
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // Auth holds clear credentials for one repository; resolved by the caller
@@ -44,26 +54,559 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
+// DefaultTimeout bounds each operation when Options.Timeout is zero.
+const DefaultTimeout = 2 * time.Minute
+
 // Cache is a directory of bare clones, one per URL. Safe for concurrent
 // use: operations on one URL are serialised, different URLs run in parallel.
-type Cache struct{}
+type Cache struct {
+	dir     string
+	timeout time.Duration
+	log     *slog.Logger
 
-var errTODO = errors.New("gitcache: not implemented yet")
+	mu      sync.Mutex
+	entries map[string]*entry
+}
+
+// entry is one cached repository. sem (capacity 1) is its lock; repo is
+// the open clone, valid only while sem is held.
+type entry struct {
+	sem  chan struct{}
+	repo *git.Repository
+}
 
 // New returns a cache rooted at dir (created when missing).
-func New(dir string, opts Options) *Cache { return &Cache{} }
+func New(dir string, opts Options) *Cache {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Cache{dir: dir, timeout: opts.Timeout, log: opts.Logger, entries: map[string]*entry{}}
+}
 
-// Resolve fetches url and returns the commit branch points at.
+// RepoDir returns the directory of the bare clone for url: a hash of the
+// URL without user info, so the same repository reached with different
+// credentials shares one clone.
+func (c *Cache) RepoDir(url string) string {
+	return filepath.Join(c.dir, cacheKey(Redact(url)))
+}
+
+func cacheKey(redacted string) string {
+	sum := sha256.Sum256([]byte(redacted))
+	return hex.EncodeToString(sum[:16])
+}
+
+// Resolve fetches url and returns the commit branch points at. An empty
+// branch means the remote's default branch (its HEAD). For a local
+// directory that is not a git repository it returns a zero Commit and no
+// error: such a source has no version, so callers must not skip work on
+// an empty SHA.
 func (c *Cache) Resolve(ctx context.Context, url string, auth Auth, branch string) (Commit, error) {
-	return Commit{}, errTODO
+	r, err := parseRemote(url)
+	if err != nil {
+		return Commit{}, newError("resolve", Redact(url), nil, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if r.kind == kindLocal {
+		lr, plain, err := openLocal(r)
+		if err != nil || plain {
+			return Commit{}, wrapOp("resolve", r, nil, err)
+		}
+		commit, err := localBranchCommit(lr, branch)
+		if err != nil {
+			return Commit{}, wrapOp("resolve", r, nil, err)
+		}
+		return describe(commit), nil
+	}
+	var out Commit
+	err = c.withRepo(ctx, "resolve", r, auth, func(ctx context.Context, op *operation) error {
+		commit, err := op.fetchBranch(ctx, branch)
+		if err != nil {
+			return err
+		}
+		out = describe(commit)
+		return nil
+	})
+	return out, err
 }
 
 // Checkout writes the tree of commit sha (fetching when the cache does not
 // have it; sha empty means the head of branch) into dst, which must not
 // exist or be empty, and returns the commit.
+//
+// A sha the cache already holds is checked out with no network call. dst
+// is created 0700; regular files keep their mode (0644 or 0755), symlinks
+// are written as symlinks and never followed, submodules are skipped. On
+// failure dst is left as it was found (removed when Checkout created it).
+// A url naming a local directory that is not a git repository is copied
+// as is and the returned Commit is zero.
 func (c *Cache) Checkout(ctx context.Context, url string, auth Auth, sha, branch, dst string) (Commit, error) {
-	return Commit{}, errTODO
+	r, err := parseRemote(url)
+	if err != nil {
+		return Commit{}, newError("checkout", Redact(url), nil, err)
+	}
+	if sha != "" && !isFullSHA(sha) {
+		return Commit{}, newError("checkout", r.redacted, nil, invalidf("commit %q is not a full 40-character SHA", sha))
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	created, err := prepareDst(dst)
+	if err != nil {
+		return Commit{}, newError("checkout", r.redacted, nil, err)
+	}
+	out, err := c.checkout(ctx, r, auth, sha, branch, dst)
+	if err != nil {
+		cleanDst(dst, created)
+		return Commit{}, err
+	}
+	return out, nil
 }
 
-// Redact returns url with any user info removed, fit for logs and errors.
-func Redact(url string) string { return url }
+func (c *Cache) checkout(ctx context.Context, r remote, auth Auth, sha, branch, dst string) (Commit, error) {
+	if r.kind == kindLocal {
+		lr, plain, err := openLocal(r)
+		if err != nil {
+			return Commit{}, wrapOp("checkout", r, nil, err)
+		}
+		if plain {
+			if err := copyDir(ctx, r.localPath, dst); err != nil {
+				return Commit{}, wrapOp("copy", r, nil, err)
+			}
+			return Commit{}, nil
+		}
+		var commit *object.Commit
+		if sha != "" {
+			commit, err = lr.CommitObject(plumbing.NewHash(sha))
+			if errors.Is(err, plumbing.ErrObjectNotFound) {
+				err = fmt.Errorf("commit %s %w in the repository", sha, ErrNotFound)
+			}
+		} else {
+			commit, err = localBranchCommit(lr, branch)
+		}
+		if err != nil {
+			return Commit{}, wrapOp("checkout", r, nil, err)
+		}
+		if err := writeCommit(ctx, lr, commit, dst, c.log); err != nil {
+			return Commit{}, wrapOp("checkout", r, nil, err)
+		}
+		return describe(commit), nil
+	}
+	var out Commit
+	err := c.withRepo(ctx, "checkout", r, auth, func(ctx context.Context, op *operation) error {
+		var commit *object.Commit
+		var err error
+		if sha != "" {
+			commit, err = op.commitBySHA(ctx, sha, branch)
+		} else {
+			commit, err = op.fetchBranch(ctx, branch)
+		}
+		if err != nil {
+			return err
+		}
+		if err := writeCommit(ctx, op.repo, commit, dst, c.log); err != nil {
+			return err
+		}
+		out = describe(commit)
+		return nil
+	})
+	return out, err
+}
+
+// operation is one locked use of a cached clone.
+type operation struct {
+	c      *Cache
+	r      remote
+	repo   *git.Repository
+	auth   transport.AuthMethod
+	scrub  scrubber
+	log    *slog.Logger
+	fresh  bool          // the clone was created by this operation
+	detach chan struct{} // closed when a network call abandoned on timeout ends
+}
+
+// withRepo locks the clone of r, opens (or creates) it and runs fn; when fn
+// fails because the clone is corrupted, the clone is deleted and fn runs
+// once more against a fresh one.
+func (c *Cache) withRepo(ctx context.Context, name string, r remote, auth Auth, fn func(context.Context, *operation) error) error {
+	scrub := r.secrets(auth)
+	ta, err := r.transportAuth(auth)
+	if err != nil {
+		return newError("auth", r.redacted, scrub, err)
+	}
+	key := cacheKey(r.redacted)
+	e, err := c.lock(ctx, key)
+	if err != nil {
+		return newError("lock", r.redacted, scrub, fmt.Errorf("wait for another operation on this repository: %w", err))
+	}
+	op := &operation{c: c, r: r, auth: ta, scrub: scrub, log: c.log.With("repo", r.redacted)}
+	defer func() {
+		if op.detach != nil {
+			// A network call still runs in the clone: release the lock
+			// when it ends, not before.
+			go func() {
+				<-op.detach
+				c.unlock(e, true)
+			}()
+			return
+		}
+		c.unlock(e, false)
+	}()
+
+	path := filepath.Join(c.dir, key)
+	for attempt := 0; ; attempt++ {
+		if e.repo == nil {
+			repo, err := c.open(path)
+			if err != nil {
+				op.log.Warn("git cache unreadable, cloning again", "dir", path, "error", scrub.scrub(err.Error()))
+				if err := os.RemoveAll(path); err != nil {
+					return newError("open", r.redacted, scrub, err)
+				}
+				repo = nil
+			}
+			e.repo = repo
+		}
+		op.repo, op.fresh = e.repo, false
+		if op.repo == nil {
+			if err := op.clone(ctx, path); err != nil {
+				return err
+			}
+			e.repo, op.fresh = op.repo, true
+		}
+		err := fn(ctx, op)
+		var corrupt *corruptError
+		if err == nil || !errors.As(err, &corrupt) || attempt > 0 || op.detach != nil {
+			if err != nil {
+				return newError(name, r.redacted, scrub, err)
+			}
+			return nil
+		}
+		op.log.Warn("git cache corrupted, cloning again", "dir", path, "error", scrub.scrub(err.Error()))
+		e.repo = nil
+		if err := os.RemoveAll(path); err != nil {
+			return newError("open", r.redacted, scrub, err)
+		}
+	}
+}
+
+// lock takes the per-URL lock for key, honouring ctx.
+func (c *Cache) lock(ctx context.Context, key string) (*entry, error) {
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	if !ok {
+		e = &entry{sem: make(chan struct{}, 1)}
+		c.entries[key] = e
+	}
+	c.mu.Unlock()
+	select {
+	case e.sem <- struct{}{}:
+		return e, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// unlock releases e; after an abandoned network call the open clone is
+// dropped, since its state is unknown.
+func (c *Cache) unlock(e *entry, dropRepo bool) {
+	if dropRepo {
+		e.repo = nil
+	}
+	<-e.sem
+}
+
+// open opens the bare clone at path, or returns nil when there is none.
+// An existing directory that is not a readable repository is an error.
+func (c *Cache) open(path string) (*git.Repository, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	repo, err := git.PlainOpen(path)
+	if err != nil {
+		return nil, fmt.Errorf("open clone: %w", err)
+	}
+	return repo, nil
+}
+
+// clone creates the bare clone at path: initialised in a temporary
+// directory, then renamed into place, so a crash never leaves a
+// half-made clone under the final name. The first fetch happens later, in
+// the operation, and brings what it needs.
+func (op *operation) clone(ctx context.Context, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return newError("clone", op.r.redacted, op.scrub, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return newError("clone", op.r.redacted, op.scrub, err)
+	}
+	if _, err := git.PlainInit(tmp, true); err != nil {
+		return newError("clone", op.r.redacted, op.scrub, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.RemoveAll(tmp)
+		return newError("clone", op.r.redacted, op.scrub, err)
+	}
+	repo, err := git.PlainOpen(path)
+	if err != nil {
+		return newError("clone", op.r.redacted, op.scrub, err)
+	}
+	op.repo = repo
+	op.log.Info("git cache created", "dir", path)
+	return nil
+}
+
+// net runs one network call under ctx. go-git does not honour ctx
+// everywhere (the ssh handshake ignores it), so the call runs in its own
+// goroutine: on ctx's end net returns at once and the operation keeps the
+// lock until the call finishes (see withRepo).
+func (op *operation) net(ctx context.Context, name string, fn func(context.Context) error) error {
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = fn(ctx)
+	}()
+	select {
+	case <-done:
+		if err != nil && ctx.Err() != nil {
+			return newError(name, op.r.redacted, op.scrub, fmt.Errorf("%w (%v)", ctx.Err(), err))
+		}
+		if err != nil {
+			return newError(name, op.r.redacted, op.scrub, err)
+		}
+		return nil
+	case <-ctx.Done():
+		op.detach = done
+		return newError(name, op.r.redacted, op.scrub, fmt.Errorf("%w: gave up after %v", ctx.Err(), op.c.timeout))
+	}
+}
+
+// fetch brings refspecs from the remote into the clone.
+func (op *operation) fetch(ctx context.Context, refspecs ...config.RefSpec) error {
+	start := time.Now()
+	rem := git.NewRemote(op.repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{op.r.fetchURL}})
+	err := op.net(ctx, "fetch", func(ctx context.Context) error {
+		err := rem.FetchContext(ctx, &git.FetchOptions{
+			RemoteName: "origin",
+			RefSpecs:   refspecs,
+			Auth:       op.auth,
+			Tags:       git.NoTags,
+			Force:      true,
+		})
+		if errors.Is(err, git.NoErrAlreadyUpToDate) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	op.log.Debug("git fetch", "refspecs", len(refspecs), "duration", time.Since(start))
+	return nil
+}
+
+// defaultBranch asks the remote which branch its HEAD names.
+func (op *operation) defaultBranch(ctx context.Context) (string, error) {
+	rem := git.NewRemote(op.repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{op.r.fetchURL}})
+	var refs []*plumbing.Reference
+	err := op.net(ctx, "list", func(ctx context.Context) error {
+		var err error
+		refs, err = rem.ListContext(ctx, &git.ListOptions{Auth: op.auth})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	var headHash plumbing.Hash
+	for _, ref := range refs {
+		if ref.Name() == plumbing.HEAD {
+			if ref.Type() == plumbing.SymbolicReference && ref.Target().IsBranch() {
+				return ref.Target().Short(), nil
+			}
+			headHash = ref.Hash()
+		}
+	}
+	for _, ref := range refs {
+		if ref.Name().IsBranch() && !headHash.IsZero() && ref.Hash() == headHash {
+			return ref.Name().Short(), nil
+		}
+	}
+	return "", fmt.Errorf("remote HEAD names no branch: name one: %w", ErrNotFound)
+}
+
+// fetchBranch fetches branch (the remote default when empty) and returns
+// the commit it points at.
+func (op *operation) fetchBranch(ctx context.Context, branch string) (*object.Commit, error) {
+	if branch == "" {
+		var err error
+		if branch, err = op.defaultBranch(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := validBranch(branch); err != nil {
+		return nil, err
+	}
+	ref := plumbing.NewBranchReferenceName(branch)
+	if err := op.fetch(ctx, config.RefSpec("+"+ref.String()+":"+ref.String())); err != nil {
+		return nil, err
+	}
+	got, err := op.repo.Reference(ref, false)
+	if err != nil {
+		return nil, fmt.Errorf("branch %s: %w", branch, ErrNotFound)
+	}
+	commit, err := op.repo.CommitObject(got.Hash())
+	if err != nil {
+		return nil, &corruptError{fmt.Errorf("branch %s head %s: %w", branch, got.Hash(), err)}
+	}
+	return commit, nil
+}
+
+// commitBySHA returns commit sha from the clone, fetching branch (or all
+// branches) first only when the clone lacks it.
+func (op *operation) commitBySHA(ctx context.Context, sha, branch string) (*object.Commit, error) {
+	hash := plumbing.NewHash(sha)
+	commit, err := op.repo.CommitObject(hash)
+	if err == nil {
+		return commit, nil
+	}
+	if !errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, &corruptError{fmt.Errorf("read commit %s: %w", sha, err)}
+	}
+	all := config.RefSpec("+refs/heads/*:refs/heads/*")
+	if branch != "" {
+		if err := validBranch(branch); err != nil {
+			return nil, err
+		}
+		ref := plumbing.NewBranchReferenceName(branch).String()
+		if err := op.fetch(ctx, config.RefSpec("+"+ref+":"+ref)); err != nil {
+			return nil, err
+		}
+		if commit, err := op.repo.CommitObject(hash); err == nil {
+			return commit, nil
+		}
+	}
+	if err := op.fetch(ctx, all); err != nil {
+		return nil, err
+	}
+	commit, err = op.repo.CommitObject(hash)
+	if err == nil {
+		return commit, nil
+	}
+	if !errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, &corruptError{fmt.Errorf("read commit %s: %w", sha, err)}
+	}
+	// Refs that point at missing commits mean objects were lost: the fetch
+	// negotiated with a lie, so clone again rather than report not-found.
+	if err := op.checkRefs(); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("commit %s %w on any branch of the remote", sha, ErrNotFound)
+}
+
+// checkRefs verifies every branch of the clone points at a readable commit.
+func (op *operation) checkRefs() error {
+	if op.fresh {
+		return nil
+	}
+	refs, err := op.repo.References()
+	if err != nil {
+		return &corruptError{err}
+	}
+	defer refs.Close()
+	return refs.ForEach(func(ref *plumbing.Reference) error {
+		if !ref.Name().IsBranch() {
+			return nil
+		}
+		if _, err := op.repo.CommitObject(ref.Hash()); err != nil {
+			return &corruptError{fmt.Errorf("branch %s points at unreadable commit: %w", ref.Name().Short(), err)}
+		}
+		return nil
+	})
+}
+
+// localBranchCommit returns the commit branch (HEAD when empty) of a local
+// repository points at.
+func localBranchCommit(repo *git.Repository, branch string) (*object.Commit, error) {
+	var ref *plumbing.Reference
+	var err error
+	if branch == "" {
+		ref, err = repo.Head()
+	} else {
+		if err := validBranch(branch); err != nil {
+			return nil, err
+		}
+		ref, err = repo.Reference(plumbing.NewBranchReferenceName(branch), true)
+	}
+	if err != nil {
+		if branch == "" {
+			branch = "HEAD"
+		}
+		return nil, fmt.Errorf("branch %s: %w", branch, ErrNotFound)
+	}
+	return repo.CommitObject(ref.Hash())
+}
+
+// openLocal opens the local repository r names; plain reports a directory
+// that is not a git repository.
+func openLocal(r remote) (repo *git.Repository, plain bool, err error) {
+	fi, err := os.Stat(r.localPath)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, false, fmt.Errorf("%s: %w", r.localPath, ErrNotFound)
+		}
+		return nil, false, err
+	}
+	if !fi.IsDir() {
+		return nil, false, invalidf("%s is not a directory", r.localPath)
+	}
+	repo, err = git.PlainOpenWithOptions(r.localPath, &git.PlainOpenOptions{DetectDotGit: false})
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return repo, false, nil
+}
+
+func wrapOp(op string, r remote, s scrubber, err error) error {
+	if err == nil {
+		return nil
+	}
+	return newError(op, r.redacted, s, err)
+}
+
+// describe turns a commit into a Commit.
+func describe(c *object.Commit) Commit {
+	msg, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
+	return Commit{
+		SHA:     c.Hash.String(),
+		Message: strings.TrimSpace(msg),
+		Author:  fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
+		Time:    c.Author.When,
+	}
+}
+
+func isFullSHA(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, ch := range s {
+		if !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f' || 'A' <= ch && ch <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// validBranch refuses branch names that would make a refspec mean
+// something else.
+func validBranch(b string) error {
+	if strings.HasPrefix(b, "refs/") || strings.ContainsAny(b, "*:^~?[\\ \t\n") || strings.Contains(b, "..") || strings.HasPrefix(b, "-") || strings.HasPrefix(b, "+") {
+		return invalidf("branch name %q", b)
+	}
+	return nil
+}
