@@ -182,7 +182,7 @@ func (r remote) transportAuth(a Auth) (transport.AuthMethod, error) {
 // hostKeyError is a failed host key check, with a message fit for users.
 type hostKeyError struct{ msg string }
 
-func (e *hostKeyError) Error() string { return e.msg }
+func (e *hostKeyError) Error() string        { return e.msg }
 func (e *hostKeyError) Is(target error) bool { return target == ErrHostKey }
 
 func (r remote) sshAuth(a Auth) (transport.AuthMethod, error) {
