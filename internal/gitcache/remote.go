@@ -196,6 +196,13 @@ func (r remote) sshAuth(a Auth) (transport.AuthMethod, error) {
 	if user == "" {
 		user = "git"
 	}
+	if a.SSHPassphrase == "" {
+		// go-git would try an empty passphrase and report a bcrypt error.
+		var missing *ssh.PassphraseMissingError
+		if _, err := ssh.ParsePrivateKey(a.SSHKey); errors.As(err, &missing) {
+			return nil, fmt.Errorf("%w: ssh private key is encrypted and no passphrase was given", ErrAuth)
+		}
+	}
 	keys, err := gitssh.NewPublicKeys(user, a.SSHKey, a.SSHPassphrase)
 	if err != nil {
 		var missing *ssh.PassphraseMissingError
