@@ -1,6 +1,5 @@
 package config
 
-
 // Project returns the named project.
 func (c *Config) Project(name string) (*Project, bool) {
 	p, ok := c.Projects[name]
@@ -82,7 +81,9 @@ func (t *Template) Allows(o Override) bool {
 func (s *Schedule) IsActive() bool { return s.Active == nil || *s.Active }
 
 // Includes reports whether scope s grants want (admin ⊃ run ⊃ read).
-func (s Scope) Includes(want Scope) bool { return scopeRank(s) >= scopeRank(want) && scopeRank(want) > 0 }
+func (s Scope) Includes(want Scope) bool {
+	return scopeRank(s) >= scopeRank(want) && scopeRank(want) > 0
+}
 
 func scopeRank(s Scope) int {
 	switch s {

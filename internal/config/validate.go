@@ -262,8 +262,10 @@ func (l *loader) validateRepository(p *Project, path string, r *Repository) {
 			if strings.Count(f.Repo, "/") < 1 || strings.HasPrefix(f.Repo, "/") || strings.HasSuffix(f.Repo, "/") {
 				l.errs.add(l.at(f, "repo", f.Pos), fp+".repo", "invalid repo %q: write owner/name", f.Repo)
 			}
-		} else if kind != URLInvalid && r.ForgeRepo() == "" {
-			l.errs.add(f.Pos, fp+".repo", "missing key \"repo\": cannot derive owner/name from url %q", r.URL)
+		} else if kind != URLInvalid {
+			if f.Repo = r.ForgeRepo(); f.Repo == "" {
+				l.errs.add(f.Pos, fp+".repo", "missing key \"repo\": cannot derive owner/name from url %q", r.URL)
+			}
 		}
 	}
 }
