@@ -109,12 +109,13 @@ func (s *Store) pointedRevision(ctx context.Context, pointer []byte) (Revision, 
 	return rev, found, nil
 }
 
-// Revisions returns up to limit revisions, newest first.
+// Revisions returns up to limit revisions, newest first (limit 0 or
+// less: all of them).
 func (s *Store) Revisions(ctx context.Context, limit int) ([]Revision, error) {
 	var out []Revision
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketRevisions).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
 			var r Revision
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode revision %x: %w", k, err)
@@ -267,12 +268,13 @@ func putEvent(b *bbolt.Bucket, e Event) error {
 	return nil
 }
 
-// Events returns up to limit events with Seq > after, oldest first.
+// Events returns up to limit events with Seq > after, oldest first (limit
+// 0 or less: all of them).
 func (s *Store) Events(ctx context.Context, after uint64, limit int) ([]Event, error) {
 	var out []Event
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
-		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		for k, v := c.Seek(u64(after + 1)); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
 			var e Event
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("decode event %x: %w", k, err)

@@ -92,6 +92,9 @@ func (s *Store) PruneTasks(ctx context.Context, r Retention) (int, error) {
 			return deleted, fmt.Errorf("prune tasks: %w", err)
 		}
 		deleted += done
+		if s.afterPruneBatch != nil {
+			s.afterPruneBatch()
+		}
 	}
 	return deleted, nil
 }

@@ -42,6 +42,10 @@ type Store struct {
 	now     func() time.Time
 	log     *slog.Logger
 	version int
+
+	// afterPruneBatch, when set by a test, runs after each pruning
+	// transaction.
+	afterPruneBatch func()
 }
 
 // Bucket and meta key names; see doc.go for the layout.
