@@ -40,6 +40,7 @@ type decoder struct {
 	file     string
 	errs     *errs
 	fieldPos map[fieldKey]Pos
+	bad      map[fieldKey]bool // fields whose value was refused while decoding
 	fields   map[reflect.Type]*structInfo
 	visits   int
 	bombed   bool
@@ -253,6 +254,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, e := range n.Content {
+			if el := s.Index(i); el.Kind() == reflect.Struct {
+				d.fieldPos[fieldKey{el.Addr().Pointer(), el.Type(), ""}] = d.pos(e)
+			}
 			d.decode(e, s.Index(i), path+"["+strconv.Itoa(i)+"]")
 		}
 		v.Set(s)
@@ -320,8 +324,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		} else {
 			return
 		}
-		d.fieldPos[fieldKey{ptr, v.Type(), name}] = d.pos(vn)
+		fk := fieldKey{ptr, v.Type(), name}
+		d.fieldPos[fk] = d.pos(vn)
+		before := len(d.errs.list)
 		d.decode(vn, v.Field(idx), join(path, name))
+		if len(d.errs.list) > before {
+			d.bad[fk] = true
+		}
 	}
 }
 
@@ -364,6 +373,11 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 			if isNull(vn) {
 				vn = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: vn.Line, Column: vn.Column}
 			}
+			if vn.Kind != yaml.MappingNode {
+				// Keep the object so references to it resolve, but do
+				// not validate what could not be read.
+				d.bad[fieldKey{obj.Pointer(), et.Elem(), ""}] = true
+			}
 			d.decode(vn, obj.Elem(), kp)
 			ev.Set(obj)
 		} else {
@@ -389,15 +403,21 @@ func (d *decoder) decodeSecret(n *yaml.Node, v reflect.Value, path string) {
 	var s Secret
 	s.Pos = d.pos(n)
 	var set []string
+	unknown := false
 	for _, p := range d.pairs(n, path) {
 		vn := d.visit(p.v)
 		if vn == nil {
 			return
 		}
 		kp := join(path, p.k.Value)
-		if vn.Kind != yaml.ScalarNode || vn.Tag != "!!str" || vn.Value == "" {
-			if p.k.Value == "env" || p.k.Value == "file" || p.k.Value == "age" {
-				d.errorf(vn, kp, "expected a non-empty string, got %s", describe(vn))
+		if p.k.Value == "env" || p.k.Value == "file" || p.k.Value == "age" {
+			if vn.Kind != yaml.ScalarNode || vn.Tag != "!!str" {
+				d.errorf(vn, kp, "expected a string, got %s", describe(vn))
+				set = append(set, p.k.Value)
+				continue
+			}
+			if vn.Value == "" {
+				d.errorf(vn, kp, "must not be empty")
 				set = append(set, p.k.Value)
 				continue
 			}
@@ -421,13 +441,16 @@ func (d *decoder) decodeSecret(n *yaml.Node, v reflect.Value, path string) {
 			} else {
 				d.errorf(p.k, kp, "unknown key %q: a secret reference takes env, file or age", p.k.Value)
 			}
+			unknown = true
 			continue
 		}
 		set = append(set, p.k.Value)
 	}
 	switch len(set) {
 	case 0:
-		d.errorf(n, path, "empty secret reference: %s", how)
+		if !unknown {
+			d.errorf(n, path, "empty secret reference: %s", how)
+		}
 	case 1:
 	default:
 		d.errorf(n, path, "a secret reference takes exactly one of env, file, age; got %s", strings.Join(set, " and "))

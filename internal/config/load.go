@@ -211,6 +211,7 @@ func readFS(fsys fs.FS, opts LoadOptions) ([]file, error) {
 type loader struct {
 	errs     errs
 	fieldPos map[fieldKey]Pos
+	bad      map[fieldKey]bool
 	fields   map[reflect.Type]*structInfo
 	cfg      *Config
 	settings Pos // where settings were declared
@@ -226,6 +227,7 @@ func loadFiles(files []file) (*Config, error) {
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	l := &loader{
 		fieldPos: map[fieldKey]Pos{},
+		bad:      map[fieldKey]bool{},
 		fields:   map[reflect.Type]*structInfo{},
 		cfg:      &Config{Settings: defaultSettings(), Projects: map[string]*Project{}},
 		projDesc: map[string]Pos{},
@@ -338,7 +340,7 @@ func (l *loader) loadFile(name string, data []byte) {
 	if len(doc.Content) == 0 {
 		return
 	}
-	d := &decoder{file: name, errs: &l.errs, fieldPos: l.fieldPos, fields: l.fields}
+	d := &decoder{file: name, errs: &l.errs, fieldPos: l.fieldPos, bad: l.bad, fields: l.fields}
 	root := d.visit(doc.Content[0])
 	if root == nil || isNull(root) {
 		return // only comments

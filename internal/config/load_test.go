@@ -49,7 +49,7 @@ func dump(t *testing.T, c *Config) []byte {
 		Integrations map[string]*Integration `json:"integrations,omitempty"`
 	}
 	out := struct {
-		Settings Settings         `json:"settings"`
+		Settings Settings        `json:"settings"`
 		Projects map[string]proj `json:"projects"`
 	}{Settings: c.Settings, Projects: map[string]proj{}}
 	for n, p := range c.Projects {

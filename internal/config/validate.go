@@ -23,6 +23,14 @@ func (l *loader) at(obj any, field string, fallback Pos) Pos {
 	return fallback
 }
 
+// isBad reports whether field (its yaml name; "" for the object itself) of
+// obj was refused while decoding, so that validation does not pile a
+// second message onto the first.
+func (l *loader) isBad(obj any, field string) bool {
+	v := reflect.ValueOf(obj)
+	return l.bad[fieldKey{v.Pointer(), v.Type().Elem(), field}]
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -56,12 +64,8 @@ func (l *loader) validateSettings() {
 	for _, name := range sortedKeys(s.APITokens) {
 		t := s.APITokens[name]
 		p := "settings.api_tokens." + name
-		if t.Token.IsZero() && t.Token.Pos.File == "" {
-			l.errs.add(t.Pos, p+".token", "missing required key \"token\"")
-		}
-		if t.Scope == "" {
-			l.errs.add(t.Pos, p+".scope", "missing required key \"scope\" (read, run or admin)")
-		}
+		l.required(t, t.Pos, p, "token", !t.Token.IsZero(), "")
+		l.required(t, t.Pos, p, "scope", t.Scope != "", " (read, run or admin)")
 		for i, pr := range t.Projects {
 			if _, ok := l.cfg.Projects[pr]; !ok {
 				l.errs.add(l.at(t, "projects", t.Pos), fmt.Sprintf("%s.projects[%d]", p, i), "unknown project %q%s", pr, l.suggestProject(pr))
@@ -116,7 +120,7 @@ func (l *loader) validateProject(p *Project) {
 }
 
 func (l *loader) required(obj any, pos Pos, path, key string, set bool, hint string) bool {
-	if !set {
+	if !set && !l.isBad(obj, key) {
 		l.errs.add(pos, path+"."+key, "missing required key %q%s", key, hint)
 	}
 	return set
@@ -129,6 +133,9 @@ func (l *loader) notFor(obj any, pos Pos, path, key string, set bool, what strin
 }
 
 func (l *loader) validateKey(path string, k *Key) {
+	if l.isBad(k, "") {
+		return
+	}
 	if !l.required(k, k.Pos, path, "type", k.Type != "", " (ssh, login_password, token or none)") {
 		return
 	}
@@ -192,9 +199,10 @@ func ClassifyURL(s string) URLKind {
 	case strings.Contains(s, "://"):
 		return URLInvalid
 	}
-	// scp-like: [user@]host:path, host without a slash before the colon.
+	// scp-like: [user@]host:path, host without a slash before the colon;
+	// a one-letter host is a Windows drive ("C:\\repo"), not a host.
 	host, p, ok := strings.Cut(s, ":")
-	if ok && host != "" && p != "" && !strings.ContainsAny(host, "/ ") {
+	if ok && len(host) > 1 && p != "" && !strings.ContainsAny(host, "/\\ ") {
 		return URLSSH
 	}
 	return URLInvalid
@@ -225,6 +233,9 @@ func (r *Repository) ForgeRepo() string {
 }
 
 func (l *loader) validateRepository(p *Project, path string, r *Repository) {
+	if l.isBad(r, "") {
+		return
+	}
 	kind := URLInvalid
 	if l.required(r, r.Pos, path, "url", r.URL != "", "") {
 		kind = ClassifyURL(r.URL)
@@ -275,7 +286,7 @@ func (l *loader) keyOfType(p *Project, obj any, pos Pos, path, field, name strin
 		return
 	}
 	if k := p.Keys[name]; k.Type != want && k.Type != "" {
-		l.errs.add(l.at(obj, field, pos), path+"."+field, "key %q is of type %s; %s needs a %s key", name, k.Type, field, want)
+		l.errs.add(l.at(obj, field, pos), path+"."+field, "key %q is of type %s; %s needs %s key", name, k.Type, field, article(string(want)))
 	}
 }
 
@@ -295,6 +306,9 @@ func path2Escapes(p string) bool {
 }
 
 func (l *loader) validateInventory(p *Project, path string, inv *Inventory) {
+	if l.isBad(inv, "") {
+		return
+	}
 	if !l.required(inv, inv.Pos, path, "type", inv.Type != "", " (static, static_yaml, file or none)") {
 		return
 	}
@@ -331,6 +345,9 @@ func (t *Template) presetDefaults() { t.Concurrency = 1 }
 func isTF(a App) bool { return a == AppTerraform || a == AppTofu }
 
 func (l *loader) validateTemplate(p *Project, path string, t *Template) {
+	if l.isBad(t, "") {
+		return
+	}
 	if t.Timeout == 0 {
 		t.Timeout = Duration(time.Hour)
 	}
@@ -477,6 +494,9 @@ func (l *loader) checkCron(obj any, fallback Pos, path, spec, tz string) {
 }
 
 func (l *loader) validateSchedule(p *Project, path string, s *Schedule) {
+	if l.isBad(s, "") {
+		return
+	}
 	if s.Timezone == "" {
 		s.Timezone = "UTC"
 	}
@@ -493,6 +513,9 @@ func (l *loader) validateSchedule(p *Project, path string, s *Schedule) {
 func validVarName(s string) bool { return validEnvName(s) }
 
 func (l *loader) validateIntegration(p *Project, path string, in *Integration) {
+	if l.isBad(in, "") {
+		return
+	}
 	if l.required(in, in.Pos, path, "template", in.Template != "", "") {
 		ref(l, l.at(in, "template", in.Pos), path+".template", "template", in.Template, p.Templates)
 	}
@@ -500,7 +523,9 @@ func (l *loader) validateIntegration(p *Project, path string, in *Integration) {
 	ap := path + ".auth"
 	switch a.Type {
 	case "":
-		l.errs.add(l.at(in, "auth", in.Pos), ap+".type", "missing required key \"type\" (hmac, token or none)")
+		if !l.isBad(in, "auth") {
+			l.required(a, l.at(in, "auth", in.Pos), ap, "type", false, " (hmac, token or none)")
+		}
 	case IntegrationAuthHMAC, IntegrationAuthToken:
 		l.required(a, l.at(in, "auth", in.Pos), ap, "header", a.Header != "", " for "+string(a.Type)+" auth")
 		l.required(a, l.at(in, "auth", in.Pos), ap, "secret", a.Secret != nil, " for "+string(a.Type)+" auth")
@@ -508,22 +533,30 @@ func (l *loader) validateIntegration(p *Project, path string, in *Integration) {
 		l.notFor(a, l.at(in, "auth", in.Pos), ap, "header", a.Header != "", "hmac and token auth")
 		l.notFor(a, l.at(in, "auth", in.Pos), ap, "secret", a.Secret != nil, "hmac and token auth")
 	}
-	where := l.at(in, "matchers", in.Pos)
-	for i, m := range in.Matchers {
+	for i := range in.Matchers {
+		m := &in.Matchers[i]
 		if (m.Header == "") == (m.Body == "") {
-			l.errs.add(where, fmt.Sprintf("%s.matchers[%d]", path, i), "a matcher takes exactly one of header or body")
+			l.errs.add(l.at(m, "", in.Pos), fmt.Sprintf("%s.matchers[%d]", path, i), "a matcher takes exactly one of header or body")
 		}
 	}
-	where = l.at(in, "extractors", in.Pos)
-	for i, e := range in.Extractors {
+	for i := range in.Extractors {
+		e := &in.Extractors[i]
+		where := l.at(e, "", in.Pos)
 		ep := fmt.Sprintf("%s.extractors[%d]", path, i)
 		if e.Var == "" {
 			l.errs.add(where, ep+".var", "missing required key \"var\"")
 		} else if !validVarName(e.Var) {
-			l.errs.add(where, ep+".var", "invalid var name %q: must match ^[A-Za-z_][A-Za-z0-9_]*$", e.Var)
+			l.errs.add(l.at(e, "var", where), ep+".var", "invalid var name %q: must match ^[A-Za-z_][A-Za-z0-9_]*$", e.Var)
 		}
 		if (e.Header == "") == (e.Body == "") {
 			l.errs.add(where, ep, "an extractor takes exactly one of header or body")
 		}
 	}
+}
+
+func article(s string) string {
+	if s != "" && strings.ContainsRune("aeiou", rune(s[0])) || strings.HasPrefix(s, "ssh") {
+		return "an " + s
+	}
+	return "a " + s
 }
