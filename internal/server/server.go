@@ -1,0 +1,110 @@
+// Package server owns the daemon's one HTTP listener: /healthz, /readyz,
+// /metrics, and the handlers other packages mount (the API today; webhooks
+// and task pages later). It starts listening before anything slow happens,
+// so a supervisor sees the daemon alive within milliseconds, and shuts down
+// gracefully when its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Options configure New.
+type Options struct {
+	// Listener is already bound (so that the caller can bind first, then
+	// open the rest). Required.
+	Listener net.Listener
+	Logger   *slog.Logger
+	// Gatherer serves /metrics.
+	Gatherer prometheus.Gatherer
+	// Ready reports whether a config revision is active, and if not why.
+	Ready func() (bool, string)
+	// Handlers are mounted as given: pattern → handler (Go 1.22 patterns).
+	Handlers map[string]http.Handler
+	// ShutdownTimeout bounds the graceful shutdown (default 10s).
+	ShutdownTimeout time.Duration
+}
+
+// Server is the HTTP server. Run serves until its context ends.
+type Server struct {
+	opts Options
+	srv  *http.Server
+}
+
+// New returns a server; nothing is served before Run.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ok, why := true, "ready"
+		if opts.Ready != nil {
+			ok, why = opts.Ready()
+		}
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, why)
+	})
+	if opts.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
+		}))
+	}
+	for pattern, h := range opts.Handlers {
+		mux.Handle(pattern, h)
+	}
+	return &Server{
+		opts: opts,
+		srv: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		},
+	}
+}
+
+// Run serves until ctx ends, then shuts down gracefully: it stops accepting,
+// lets requests in flight finish within ShutdownTimeout, and returns.
+// Followers of live logs are cut off by the shutdown deadline.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.opts.Listener) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	err := s.srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = s.srv.Close()
+	}
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}

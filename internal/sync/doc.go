@@ -1,0 +1,26 @@
+// Package sync reconciles a config source into the state and holds the
+// active configuration.
+//
+// A source is a local directory (watched with fsnotify, events debounced)
+// or a branch of a git repository (fetched through gitcache on every poll
+// tick and on Kick, which a config-repo webhook will call). A pass:
+//
+//	Head   cheap identity of what the source holds now: the branch's commit,
+//	       or a fingerprint of file names, sizes and mtimes. Unchanged head:
+//	       the pass ends here (well under a millisecond for 100 files).
+//	Open   check the commit out (git) or hash the contents (directory): the
+//	       revision id. The same id as the active revision: done.
+//	Load   config.Load: strict decoding and validation, every problem at once.
+//	       Invalid: the revision is recorded with its errors, logged, counted
+//	       (semaphored_config_last_revision_valid 0) and the last good
+//	       revision stays active. A rejected revision is not recorded twice.
+//	Diff   the config flattened to one JSON object per declared thing
+//	       (Objects) against the stored objects: create, update, prune.
+//	Apply  state.ApplyRevision: every change, an event per change and the
+//	       new active revision, in one transaction.
+//
+// After a restart, Restore rebuilds the last good config from the stored
+// objects (FromObjects), so the daemon runs on what it had even when the
+// source is unreachable or broken. `semaphored plan` runs Head, Open, Load
+// and Diff, and prints the changes with WritePlan.
+package sync

@@ -1,0 +1,368 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/state"
+)
+
+// ErrInvalid wraps the load and validation errors of a rejected revision.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Store is the part of the state the syncer uses.
+type Store interface {
+	Objects(ctx context.Context) ([]state.Object, error)
+	ActiveRevision(ctx context.Context) (state.Revision, bool, error)
+	LastRevision(ctx context.Context) (state.Revision, bool, error)
+	ApplyRevision(ctx context.Context, rev state.Revision, changes []state.Change) error
+	RecordInvalidRevision(ctx context.Context, rev state.Revision) error
+}
+
+// Options configure New.
+type Options struct {
+	Source Source
+	Store  Store
+	Load   config.LoadOptions
+	// Poll is the interval between checks of the source (0: 1 minute for
+	// git, none for a directory, which is watched).
+	Poll time.Duration
+	// Debounce groups bursts of file events (default 200ms).
+	Debounce time.Duration
+	// OnApply is called after a revision became active (the exec engine
+	// wakes up to new limits and templates).
+	OnApply    func(*config.Config)
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+}
+
+// Result says what one sync pass did.
+type Result struct {
+	// Unchanged: the head did not move, nothing was read.
+	Unchanged bool
+	Revision  state.Revision
+	Changes   []state.Change
+}
+
+// Active is the configuration in force.
+type Active struct {
+	Config   *config.Config
+	Revision state.Revision
+	// Base is what relative local repository paths resolve against.
+	Base string
+}
+
+// Syncer reconciles a source into the state and holds the active config.
+// Sync passes are serialised; Active and Kick are safe from any goroutine.
+type Syncer struct {
+	opts    Options
+	log     *slog.Logger
+	active  atomic.Pointer[Active]
+	kick    chan struct{}
+	mu      gosync.Mutex // serialises passes; guards lastHead
+	last    string
+	metrics metrics
+}
+
+type metrics struct {
+	syncs       *prometheus.CounterVec
+	lastSuccess prometheus.Gauge
+	lastValid   prometheus.Gauge
+	revision    *prometheus.GaugeVec
+	objects     prometheus.Gauge
+	duration    prometheus.Histogram
+}
+
+// New returns a syncer. Call Restore, then Run.
+func New(opts Options) *Syncer {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Debounce == 0 {
+		opts.Debounce = 200 * time.Millisecond
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	f := func(c prometheus.Collector) prometheus.Collector { opts.Registerer.MustRegister(c); return c }
+	m := metrics{
+		syncs: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "semaphored_config_syncs_total",
+			Help: "Config sync passes by result: applied, unchanged, invalid, error.",
+		}, []string{"result"})).(*prometheus.CounterVec),
+		lastSuccess: f(prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "semaphored_config_last_success_timestamp_seconds",
+			Help: "When a sync pass last succeeded (applied or unchanged), as a Unix time.",
+		})).(prometheus.Gauge),
+		lastValid: f(prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "semaphored_config_last_revision_valid",
+			Help: "1 when the newest revision looked at was valid, 0 when it was rejected (the last good one stays active).",
+		})).(prometheus.Gauge),
+		revision: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "semaphored_config_active_revision_info",
+			Help: "The active config revision, as a label on a constant 1 (one series at a time).",
+		}, []string{"revision"})).(*prometheus.GaugeVec),
+		objects: f(prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "semaphored_config_objects",
+			Help: "Declared objects in the active revision.",
+		})).(prometheus.Gauge),
+		duration: f(prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "semaphored_config_sync_duration_seconds",
+			Help:    "Time of sync passes that read the source (load, validate, diff, apply).",
+			Buckets: []float64{.001, .005, .025, .1, .5, 1, 5, 30},
+		})).(prometheus.Histogram),
+	}
+	m.syncs.WithLabelValues("applied")
+	m.syncs.WithLabelValues("unchanged")
+	m.syncs.WithLabelValues("invalid")
+	m.syncs.WithLabelValues("error")
+	return &Syncer{opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), metrics: m}
+}
+
+// Restore makes the last good revision in the state active, before the
+// first pass: after a restart the daemon runs on what it had.
+func (s *Syncer) Restore(ctx context.Context) error {
+	rev, ok, err := s.opts.Store.ActiveRevision(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	objs, err := s.opts.Store.Objects(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, err := FromObjects(objs)
+	if err != nil {
+		return err
+	}
+	base := ""
+	if tree, err := s.opts.Source.Open(ctx, Head{Key: rev.ID}); err == nil && tree.ID == rev.ID {
+		base = tree.Base
+	}
+	s.setActive(&Active{Config: cfg, Revision: rev, Base: base}, len(objs))
+	return nil
+}
+
+// Active returns the configuration in force, nil before the first one.
+func (s *Syncer) Active() *Active { return s.active.Load() }
+
+// Kick asks for a sync pass now (a config-repo webhook, an API call).
+func (s *Syncer) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run syncs now, then on every kick, file change and poll tick, until ctx
+// ends. Failed passes are logged and retried on the next occasion.
+func (s *Syncer) Run(ctx context.Context) error {
+	var events <-chan fsnotify.Event
+	var watchErrs <-chan error
+	var w *fsnotify.Watcher
+	if d, ok := s.opts.Source.(*DirSource); ok {
+		var err error
+		w, err = watchTree(d.Dir)
+		if err != nil {
+			s.log.Warn("config directory not watched; relying on polling", "dir", d.Dir, "err", err)
+			if s.opts.Poll == 0 {
+				s.opts.Poll = 10 * time.Second
+			}
+		} else {
+			defer w.Close()
+			events, watchErrs = w.Events, w.Errors
+		}
+	} else if s.opts.Poll == 0 {
+		s.opts.Poll = time.Minute
+	}
+	var tick <-chan time.Time
+	if s.opts.Poll > 0 {
+		t := time.NewTicker(s.opts.Poll)
+		defer t.Stop()
+		tick = t.C
+	}
+	debounce := time.NewTimer(0)
+	<-debounce.C
+	for {
+		s.pass(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.kick:
+		case <-tick:
+		case ev := <-events:
+			if ev.Has(fsnotify.Create) {
+				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() && !strings.HasPrefix(filepath.Base(ev.Name), ".") {
+					if err := addTree(w, ev.Name); err != nil {
+						s.log.Warn("config watch", "dir", ev.Name, "err", err)
+					}
+				}
+			}
+			debounce.Reset(s.opts.Debounce)
+			if !s.waitQuiet(ctx, events, debounce) {
+				return nil
+			}
+		case err := <-watchErrs:
+			s.log.Warn("config watch", "err", err)
+			continue
+		}
+	}
+}
+
+// waitQuiet lets a burst of file events settle before a pass.
+func (s *Syncer) waitQuiet(ctx context.Context, events <-chan fsnotify.Event, t *time.Timer) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-events:
+			t.Reset(s.opts.Debounce)
+		case <-t.C:
+			return true
+		}
+	}
+}
+
+func (s *Syncer) pass(ctx context.Context) {
+	res, err := s.Sync(ctx)
+	switch {
+	case errors.Is(err, ErrInvalid):
+		// Logged with every message by Sync.
+	case err != nil && ctx.Err() == nil:
+		s.log.Error("config sync failed; the active revision stays", "source", s.opts.Source.String(), "err", err)
+	case err == nil && !res.Unchanged:
+		s.log.Info("config revision applied", "revision", res.Revision.ID, "changes", len(res.Changes))
+	}
+}
+
+// Sync runs one pass: head → (unchanged: done) → open → load and validate
+// → diff against the state → apply in one transaction. An invalid revision
+// is recorded with its errors, the active one stays, and the error wraps
+// ErrInvalid.
+func (s *Syncer) Sync(ctx context.Context) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	head, err := s.opts.Source.Head(ctx)
+	if err != nil {
+		s.metrics.syncs.WithLabelValues("error").Inc()
+		return Result{}, fmt.Errorf("read config source %s: %w", s.opts.Source, err)
+	}
+	if head.Key == s.last && s.Active() != nil {
+		s.metrics.syncs.WithLabelValues("unchanged").Inc()
+		s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
+		return Result{Unchanged: true}, nil
+	}
+	start := time.Now()
+	defer func() { s.metrics.duration.Observe(time.Since(start).Seconds()) }()
+	tree, err := s.opts.Source.Open(ctx, head)
+	if err != nil {
+		s.metrics.syncs.WithLabelValues("error").Inc()
+		return Result{}, fmt.Errorf("open config revision %s: %w", head.Key, err)
+	}
+	rev := state.Revision{ID: tree.ID, Source: s.opts.Source.String(), Message: tree.Message, Author: tree.Author, Seen: s.opts.Now()}
+	if a := s.Active(); a != nil && a.Revision.ID == tree.ID {
+		s.last = head.Key
+		s.metrics.syncs.WithLabelValues("unchanged").Inc()
+		s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
+		return Result{Unchanged: true, Revision: a.Revision}, nil
+	}
+	if last, ok, err := s.opts.Store.LastRevision(ctx); err == nil && ok && !last.Valid && last.ID == tree.ID {
+		// Already rejected: say so again without recording it twice.
+		s.last = head.Key
+		s.metrics.syncs.WithLabelValues("invalid").Inc()
+		return Result{Revision: last}, fmt.Errorf("revision %s: %w (already recorded)", last.ID, ErrInvalid)
+	}
+	cfg, err := config.Load(tree.Root, s.opts.Load)
+	if err != nil {
+		rev.Errors = strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
+		if rerr := s.opts.Store.RecordInvalidRevision(ctx, rev); rerr != nil {
+			s.metrics.syncs.WithLabelValues("error").Inc()
+			return Result{}, fmt.Errorf("record invalid revision %s: %w", rev.ID, rerr)
+		}
+		s.last = head.Key
+		s.metrics.syncs.WithLabelValues("invalid").Inc()
+		s.metrics.lastValid.Set(0)
+		s.log.Error("config revision rejected; the last good revision stays active",
+			"revision", rev.ID, "problems", len(rev.Errors))
+		for _, e := range rev.Errors {
+			s.log.Error("config problem", "revision", rev.ID, "problem", e)
+		}
+		return Result{Revision: rev}, fmt.Errorf("revision %s: %w:\n%s", rev.ID, ErrInvalid, err)
+	}
+	desired, err := Objects(cfg)
+	if err != nil {
+		s.metrics.syncs.WithLabelValues("error").Inc()
+		return Result{}, err
+	}
+	stored, err := s.opts.Store.Objects(ctx)
+	if err != nil {
+		s.metrics.syncs.WithLabelValues("error").Inc()
+		return Result{}, fmt.Errorf("read state: %w", err)
+	}
+	changes := Diff(desired, stored)
+	rev.Valid = true
+	rev.Applied = s.opts.Now()
+	if err := s.opts.Store.ApplyRevision(ctx, rev, changes); err != nil {
+		s.metrics.syncs.WithLabelValues("error").Inc()
+		return Result{}, fmt.Errorf("apply revision %s: %w", rev.ID, err)
+	}
+	s.last = head.Key
+	s.setActive(&Active{Config: cfg, Revision: rev, Base: tree.Base}, len(desired))
+	s.metrics.syncs.WithLabelValues("applied").Inc()
+	s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
+	s.metrics.lastValid.Set(1)
+	if s.opts.OnApply != nil {
+		s.opts.OnApply(cfg)
+	}
+	return Result{Revision: rev, Changes: changes}, nil
+}
+
+func (s *Syncer) setActive(a *Active, objects int) {
+	s.active.Store(a)
+	s.metrics.revision.Reset()
+	s.metrics.revision.WithLabelValues(a.Revision.ID).Set(1)
+	s.metrics.objects.Set(float64(objects))
+}
+
+// Plan loads the source's current tree and returns the changes a sync
+// would apply to the store, without applying them.
+func Plan(ctx context.Context, src Source, store Store, opts config.LoadOptions) ([]state.Change, []state.Object, error) {
+	head, err := src.Head(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	tree, err := src.Open(ctx, head)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := config.Load(tree.Root, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w:\n%w", ErrInvalid, err)
+	}
+	desired, err := Objects(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var stored []state.Object
+	if store != nil {
+		if stored, err = store.Objects(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	return Diff(desired, stored), stored, nil
+}
