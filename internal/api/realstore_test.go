@@ -192,4 +192,3 @@ func BenchmarkListTasksParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "requests/s")
 }
-
