@@ -1,0 +1,204 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkAppendLog stores batches of 1,000 lines of 80 bytes, each batch
+// one fsynced transaction, and reports lines per second.
+func BenchmarkAppendLog(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, nil)
+	tk := mustCreate(b, s, Task{Project: "p", Template: "t"})
+	const batch = 1000
+	lines := make([]LogLine, batch)
+	t0 := time.Now()
+	for i := range lines {
+		text := fmt.Sprintf("TASK [deploy : copy files] ok: [host-%04d] => changed=false line %06d ", i, i)
+		lines[i] = LogLine{Time: t0.Add(time.Duration(i) * 37 * time.Microsecond), Text: (text + strings.Repeat(".", 80))[:80]}
+	}
+	b.SetBytes(batch * 80)
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		if err := s.AppendLog(ctx, tk.ID, lines); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "lines/s")
+}
+
+// BenchmarkReadLog reads 1,000-line pages at spread-out offsets of a
+// 200,000-line log and reports lines per second.
+func BenchmarkReadLog(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, nil)
+	tk := mustCreate(b, s, Task{Project: "p", Template: "t"})
+	const total, batch = 200_000, 1000
+	t0 := time.Now()
+	for n := 0; n < total; n += batch {
+		if err := s.AppendLog(ctx, tk.ID, makeLines(n, batch, t0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	read := 0
+	i := 0
+	for b.Loop() {
+		from := uint64(i*7919%total + 1)
+		i++
+		lines, err := s.ReadLog(ctx, tk.ID, from, 1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(lines) == 0 || lines[0].N != from {
+			b.Fatalf("read from %d: got %d lines", from, len(lines))
+		}
+		read += len(lines)
+	}
+	b.ReportMetric(float64(read)/time.Since(start).Seconds(), "lines/s")
+}
+
+// objectValue is a realistic ~400-byte canonical JSON object.
+func objectValue(kind Kind, project, name string, version int) []byte {
+	v := map[string]any{
+		"name":        name,
+		"project":     project,
+		"kind":        string(kind),
+		"app":         "ansible",
+		"playbook":    "playbooks/" + name + ".yml",
+		"repository":  "infra",
+		"inventory":   "production",
+		"environment": "prod",
+		"description": "Deploys " + name + " of " + project + " to the production hosts with a rolling update.",
+		"vault_keys":  []string{"secret://vault/" + project + "/" + name},
+		"survey":      []map[string]string{{"name": "version", "type": "string"}, {"name": "hosts", "type": "string"}},
+		"timeout":     "30m",
+		"version":     version,
+	}
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// fleet is the 100 projects × 100 templates declaration: ~12,000 objects.
+func fleet() []Change {
+	others := map[Kind]int{KindRepository: 5, KindKey: 5, KindInventory: 4, KindEnvironment: 3, KindSchedule: 3, KindIntegration: 1}
+	var ch []Change
+	ch = append(ch, Change{Op: OpCreate, Key: key("", KindSettings, "settings"), Value: []byte(`{"concurrency":4}`)})
+	for p := range 100 {
+		project := fmt.Sprintf("project-%03d", p)
+		ch = append(ch, Change{Op: OpCreate, Key: key(project, KindProject, project), Value: objectValue(KindProject, project, project, 1)})
+		for t := range 100 {
+			name := fmt.Sprintf("template-%03d", t)
+			ch = append(ch, Change{Op: OpCreate, Key: key(project, KindTemplate, name), Value: objectValue(KindTemplate, project, name, 1)})
+		}
+		for kind, n := range others {
+			for i := range n {
+				name := fmt.Sprintf("%s-%d", kind, i)
+				ch = append(ch, Change{Op: OpCreate, Key: key(project, kind, name), Value: objectValue(kind, project, name, 1)})
+			}
+		}
+	}
+	return ch
+}
+
+func BenchmarkApplyRevision100x100(b *testing.B) {
+	ctx := context.Background()
+	all := fleet()
+	size := 0
+	for _, c := range all {
+		size += len(c.Value)
+	}
+	b.Logf("%d objects, %d bytes of values (%d B each on average)", len(all), size, size/len(all))
+
+	b.Run("first", func(b *testing.B) {
+		dir := b.TempDir()
+		var total time.Duration
+		i := 0
+		for b.Loop() {
+			b.StopTimer()
+			path := filepath.Join(dir, fmt.Sprintf("state-%d.db", i))
+			i++
+			s, err := Open(path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			start := time.Now()
+			if err := s.ApplyRevision(ctx, Revision{ID: "first"}, all); err != nil {
+				b.Fatal(err)
+			}
+			total += time.Since(start)
+			b.StopTimer()
+			s.Close()
+			checkFile(b, path)
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(len(all))*float64(b.N)/total.Seconds(), "objects/s")
+		b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/apply")
+	})
+
+	b.Run("1pct", func(b *testing.B) {
+		s := openTest(b, nil)
+		if err := s.ApplyRevision(ctx, Revision{ID: "first"}, all); err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		start := time.Now()
+		for b.Loop() {
+			n++
+			var changes []Change
+			for i := 0; i < len(all); i += 100 {
+				c := all[i]
+				changes = append(changes, Change{Op: OpUpdate, Key: c.Key, Value: objectValue(c.Key.Kind, c.Key.Project, c.Key.Name, n+1)})
+			}
+			if err := s.ApplyRevision(ctx, Revision{ID: fmt.Sprint("rev", n)}, changes); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(b.N), "ms/apply")
+	})
+}
+
+func BenchmarkObjects(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, nil)
+	all := fleet()
+	if err := s.ApplyRevision(ctx, Revision{ID: "first"}, all); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		objs, err := s.Objects(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(objs) != len(all) {
+			b.Fatalf("got %d objects, want %d", len(objs), len(all))
+		}
+	}
+}
+
+// BenchmarkTasksPage lists the newest page of one template among 10,000
+// tasks of 100 templates.
+func BenchmarkTasksPage(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, nil)
+	var in []Task
+	for i := range 10000 {
+		in = append(in, Task{Project: fmt.Sprintf("p%d", i%10), Template: fmt.Sprintf("t%d", i%100), Status: StatusSuccess})
+	}
+	insertTasks(b, s, in)
+	for b.Loop() {
+		page, err := s.Tasks(ctx, TaskFilter{Project: "p3", Template: "t43"}, 0, 50)
+		if err != nil || len(page) != 50 {
+			b.Fatalf("got %d tasks, %v", len(page), err)
+		}
+	}
+}
