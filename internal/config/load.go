@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -234,12 +236,13 @@ func loadFiles(files []file) (*Config, error) {
 		projMax:  map[string]Pos{},
 		tzCache:  map[string]error{},
 	}
-	for _, f := range files {
+	docs := parseAll(files)
+	for i, f := range files {
 		if f.err != nil {
 			l.errs.list = append(l.errs.list, f.err)
 			continue
 		}
-		l.loadFile(f.name, f.data)
+		l.loadFile(f.name, docs[i])
 	}
 	l.validate()
 	if len(l.errs.list) > 0 {
@@ -291,7 +294,7 @@ func offsetPos(name string, data []byte, off int) Pos {
 	return Pos{File: name, Line: line, Col: col}
 }
 
-func (l *loader) yamlError(name string, err error) {
+func yamlError(name string, err error) *Error {
 	msg := err.Error()
 	p := Pos{File: name, Line: 1, Col: 1}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -300,7 +303,7 @@ func (l *loader) yamlError(name string, err error) {
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	l.errs.list = append(l.errs.list, &Error{Pos: p, Msg: "malformed YAML: " + msg})
+	return &Error{Pos: p, Msg: "malformed YAML: " + msg}
 }
 
 var projectKinds = []string{"repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations"}
@@ -312,19 +315,28 @@ var kindSingular = map[string]string{
 
 var topKeys = []string{"project", "description", "max_parallel_tasks", "repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations", "settings"}
 
-func (l *loader) loadFile(name string, data []byte) {
+// parsed is one file after the text checks and the YAML parse.
+type parsed struct {
+	root *yaml.Node // nil: nothing to decode
+	errs []*Error
+}
+
+// parseFile checks that data is UTF-8 text and parses its one YAML
+// document. It touches nothing shared, so files parse in parallel.
+func parseFile(name string, data []byte) parsed {
+	var out parsed
 	data, e := checkText(name, data)
 	if e != nil {
-		l.errs.list = append(l.errs.list, e)
-		return
+		out.errs = append(out.errs, e)
+		return out
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if err != io.EOF {
-			l.yamlError(name, err)
+			out.errs = append(out.errs, yamlError(name, err))
 		}
-		return
+		return out
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
@@ -332,16 +344,49 @@ func (l *loader) loadFile(name string, data []byte) {
 		if len(next.Content) > 0 {
 			at.Line, at.Col = next.Content[0].Line, next.Content[0].Column
 		}
-		l.errs.add(at, "", "a second YAML document (after ---); write one document per file")
+		out.errs = append(out.errs, &Error{Pos: at, Msg: "a second YAML document (after ---); write one document per file"})
 	} else if err != io.EOF {
-		l.yamlError(name, err)
-		return
+		out.errs = append(out.errs, yamlError(name, err))
+		return out
 	}
-	if len(doc.Content) == 0 {
+	if len(doc.Content) > 0 {
+		out.root = doc.Content[0]
+	}
+	return out
+}
+
+// parseAll parses the files on up to GOMAXPROCS goroutines, which end
+// before it returns.
+func parseAll(files []file) []parsed {
+	out := make([]parsed, len(files))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if files[i].err == nil {
+					out[i] = parseFile(files[i].name, files[i].data)
+				}
+			}
+		}()
+	}
+	for i := range files {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return out
+}
+
+func (l *loader) loadFile(name string, doc parsed) {
+	l.errs.list = append(l.errs.list, doc.errs...)
+	if doc.root == nil {
 		return
 	}
 	d := &decoder{file: name, errs: &l.errs, fieldPos: l.fieldPos, bad: l.bad, fields: l.fields}
-	root := d.visit(doc.Content[0])
+	root := d.visit(doc.root)
 	if root == nil || isNull(root) {
 		return // only comments
 	}
