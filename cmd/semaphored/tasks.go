@@ -1,0 +1,360 @@
+package main
+
+// This file holds the client commands that talk to a running daemon over
+// its HTTP API: run, tasks, logs, stop, confirm and reject. Each takes the
+// common flags --server, --token and --data (see clientFlags).
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/semaphored/semaphored/internal/api"
+	"github.com/semaphored/semaphored/internal/client"
+	"github.com/semaphored/semaphored/internal/state"
+)
+
+// clientFlags are the flags every client command takes.
+type clientFlags struct {
+	server, token, data *string
+}
+
+// addClientFlags defines --server, --token and --data on fs.
+func addClientFlags(fs *flag.FlagSet) *clientFlags {
+	return &clientFlags{
+		server: stringFlag(fs, "server", "http://127.0.0.1:8080", "URL of the semaphored daemon"),
+		token:  stringFlag(fs, "token", "", "API token (prefer the environment variable: a flag shows in ps)"),
+		data:   stringFlag(fs, "data", "data", "data directory of a local daemon; its admin.token is used when no token is given"),
+	}
+}
+
+// client returns an API client for the flags: the token is --token, else
+// $SEMAPHORED_TOKEN, else DATA/admin.token when it can be read.
+func (c *clientFlags) client() (*client.Client, error) {
+	tok := strings.TrimSpace(*c.token)
+	if tok == "" {
+		b, err := os.ReadFile(filepath.Join(*c.data, api.AdminTokenFile))
+		if err != nil {
+			return nil, fmt.Errorf("no API token: pass --token, set SEMAPHORED_TOKEN, or point --data at a daemon's data directory (%w)", err)
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	return client.New(*c.server, tok, nil).AsCLI(), nil
+}
+
+// parseTaskID parses the one positional argument of a task command.
+func parseTaskID(fs *flag.FlagSet, pos []string) (uint64, error) {
+	if len(pos) != 1 {
+		fs.Usage()
+		return 0, fmt.Errorf("%s: want one task ID, got %d arguments", fs.Name(), len(pos))
+	}
+	id, err := strconv.ParseUint(pos[0], 10, 64)
+	if err != nil || id == 0 {
+		return 0, fmt.Errorf("%s: bad task ID %q", fs.Name(), pos[0])
+	}
+	return id, nil
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// parseVars merges --vars-json (an object) and the --var k=v pairs, the
+// latter winning. A --var value is JSON when it parses as JSON ("3",
+// "true", "[1,2]", "{\"a\":1}", "\"quoted\""), else the string as given.
+func parseVars(varsJSON string, pairs []string) (map[string]any, error) {
+	vars := map[string]any{}
+	if varsJSON != "" {
+		dec := json.NewDecoder(strings.NewReader(varsJSON))
+		dec.UseNumber()
+		if err := dec.Decode(&vars); err != nil {
+			return nil, fmt.Errorf("--vars-json: want a JSON object: %w", err)
+		}
+	}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--var %q: want NAME=VALUE", p)
+		}
+		vars[k] = jsonOrString(v)
+	}
+	if len(vars) == 0 {
+		return nil, nil
+	}
+	return vars, nil
+}
+
+// jsonOrString returns v decoded as one JSON value, or v itself.
+func jsonOrString(v string) any {
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.UseNumber()
+	var out any
+	if err := dec.Decode(&out); err != nil {
+		return v
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return v // "1 2" is not one JSON value
+	}
+	return out
+}
+
+// cmdRun queues a task: run PROJECT/TEMPLATE [flags]. It prints the task
+// ID on stdout; with --wait it follows the log to stdout instead, prints
+// the final status on stderr and fails unless the task succeeded.
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	cf := addClientFlags(fs)
+	var vars, arguments listFlag
+	fs.Var(&vars, "var", "an extra var NAME=VALUE (VALUE is JSON when it parses, else a string); repeatable")
+	varsJSON := fs.String("vars-json", "", "extra vars as a JSON object (--var wins)")
+	fs.Var(&arguments, "arg", "an extra argument for the app; repeatable")
+	commit := fs.String("commit", "", "commit SHA to run at")
+	branch := fs.String("branch", "", "branch to run (its head when no --commit)")
+	limit := fs.String("limit", "", "ansible --limit")
+	tags := fs.String("tags", "", "ansible tags, comma-separated")
+	skipTags := fs.String("skip-tags", "", "ansible tags to skip, comma-separated")
+	workspace := fs.String("workspace", "", "terraform/tofu workspace")
+	dryRun := fs.Bool("dry-run", false, "check/plan mode: never apply")
+	wait := fs.Bool("wait", false, "follow the log and exit 0 only when the task succeeds")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: semaphored run PROJECT/TEMPLATE [flags]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return fmt.Errorf("run: want PROJECT/TEMPLATE, got %d arguments", len(pos))
+	}
+	project, template, ok := strings.Cut(pos[0], "/")
+	if !ok || project == "" || template == "" || strings.Contains(template, "/") {
+		return fmt.Errorf("run: %q: want PROJECT/TEMPLATE", pos[0])
+	}
+	v, err := parseVars(*varsJSON, vars)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	task, err := c.CreateTask(ctx, project, template, api.CreateTaskRequest{
+		Commit: *commit, Branch: *branch, Vars: v, Arguments: arguments, Limit: *limit,
+		Tags: splitList(*tags), SkipTags: splitList(*skipTags), Workspace: *workspace, DryRun: *dryRun,
+	})
+	if err != nil {
+		return fmt.Errorf("run %s: %w", pos[0], err)
+	}
+	if !*wait {
+		fmt.Fprintf(stderr, "task %d queued (%s/%s)\n", task.ID, task.Project, task.Template)
+		fmt.Fprintln(stdout, task.ID)
+		return nil
+	}
+	fmt.Fprintf(stderr, "task %d queued (%s/%s), following its log\n", task.ID, task.Project, task.Template)
+	return waitTask(ctx, c, task.ID, stdout, stderr)
+}
+
+// waitTask follows a task's log to stdout until it ends, prints its final
+// status on stderr, and returns exitError(1) unless it succeeded.
+func waitTask(ctx context.Context, c *client.Client, id uint64, stdout, stderr io.Writer) error {
+	if err := c.Log(ctx, id, true, stdout); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "stopped waiting; task %d goes on (semaphored stop %d stops it)\n", id, id)
+		}
+		return fmt.Errorf("follow task %d: %w", id, err)
+	}
+	task, err := c.Task(ctx, id)
+	// The log ends when the task is terminal; poll briefly in case the
+	// stream was ended by something else (a proxy closing it cleanly).
+	for backoff := 100 * time.Millisecond; err == nil && !task.Status.Terminal(); backoff = min(2*backoff, 2*time.Second) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		task, err = c.Task(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("task %d: %w", id, err)
+	}
+	msg := fmt.Sprintf("task %d %s", id, task.Status)
+	if task.ExitCode >= 0 && task.Status != state.StatusSuccess {
+		msg += fmt.Sprintf(" (exit code %d)", task.ExitCode)
+	}
+	if task.Message != "" {
+		msg += ": " + task.Message
+	}
+	fmt.Fprintln(stderr, msg)
+	if task.Status != state.StatusSuccess {
+		return exitError(1)
+	}
+	return nil
+}
+
+// cmdTasks lists tasks, newest first: tasks [--project P] [--template T]
+// [--status S[,S]] [--limit N] [--json].
+func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("tasks", stderr)
+	cf := addClientFlags(fs)
+	project := fs.String("project", "", "only this project")
+	template := fs.String("template", "", "only this template")
+	status := fs.String("status", "", "only these statuses, comma-separated (waiting, running, success, failure, ...)")
+	limit := fs.Int("limit", api.DefaultPageSize, "how many tasks to show")
+	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("tasks: unexpected argument %q", pos[0])
+	}
+	if *limit < 1 {
+		return fmt.Errorf("tasks: --limit %d: want at least 1", *limit)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	f := state.TaskFilter{Project: *project, Template: *template}
+	for _, s := range splitList(*status) {
+		f.Status = append(f.Status, state.TaskStatus(s))
+	}
+	var tasks []state.Task
+	for before := uint64(0); len(tasks) < *limit; {
+		page, next, err := c.Tasks(ctx, f, before, min(*limit-len(tasks), api.MaxPageSize))
+		if err != nil {
+			return fmt.Errorf("tasks: %w", err)
+		}
+		tasks = append(tasks, page...)
+		if next == 0 || len(page) == 0 {
+			break
+		}
+		before = next
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if tasks == nil {
+			tasks = []state.Task{}
+		}
+		return enc.Encode(tasks)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPROJECT\tTEMPLATE\tSTATUS\tTRIGGER\tCOMMIT\tCREATED\tDURATION")
+	for _, t := range tasks {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Project, t.Template, t.Status, t.Trigger,
+			shortCommit(t.Commit), t.Created.Local().Format("2006-01-02 15:04:05"), duration(t))
+	}
+	return tw.Flush()
+}
+
+func shortCommit(c string) string {
+	if c == "" {
+		return "-"
+	}
+	return c[:min(len(c), 12)]
+}
+
+// duration is how long a task ran (so far), or "-" before it started.
+func duration(t state.Task) string {
+	if t.Started.IsZero() {
+		return "-"
+	}
+	end := t.Ended
+	if end.IsZero() {
+		end = time.Now()
+	}
+	return end.Sub(t.Started).Round(100 * time.Millisecond).String()
+}
+
+// cmdLogs prints a task's log, or follows it until the task ends with -f:
+// logs ID [-f].
+func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("logs", stderr)
+	cf := addClientFlags(fs)
+	follow := fs.Bool("f", false, "follow the log until the task ends")
+	fs.BoolVar(follow, "follow", false, "same as -f")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := parseTaskID(fs, pos)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if err := c.Log(ctx, id, *follow, stdout); err != nil {
+		return fmt.Errorf("logs %d: %w", id, err)
+	}
+	return nil
+}
+
+// cmdStop stops a task: stop ID.
+func cmdStop(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return taskCommand(ctx, "stop", args, stdout, stderr, (*client.Client).Stop)
+}
+
+// cmdConfirm approves a plan waiting for confirmation: confirm ID.
+func cmdConfirm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return taskCommand(ctx, "confirm", args, stdout, stderr, (*client.Client).Confirm)
+}
+
+// cmdReject refuses a plan waiting for confirmation: reject ID.
+func cmdReject(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return taskCommand(ctx, "reject", args, stdout, stderr, (*client.Client).Reject)
+}
+
+// taskCommand runs one action on one task and prints its new status.
+func taskCommand(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
+	fn func(*client.Client, context.Context, uint64) (state.Task, error)) error {
+	fs := newFlagSet(name, stderr)
+	cf := addClientFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: semaphored %s ID [flags]\n", name)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := parseTaskID(fs, pos)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	t, err := fn(c, ctx, id)
+	if err != nil {
+		return fmt.Errorf("%s %d: %w", name, id, err)
+	}
+	fmt.Fprintf(stdout, "task %d %s\n", t.ID, t.Status)
+	return nil
+}
