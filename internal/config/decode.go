@@ -42,7 +42,11 @@ type decoder struct {
 	fieldPos map[fieldKey]Pos
 	bad      map[fieldKey]bool // fields whose value was refused while decoding
 	fields   map[reflect.Type]*structInfo
-	visits   int
+	// keep holds every decoded struct until the load ends, so that no
+	// address in fieldPos or bad is reused by a later allocation (objects
+	// dropped as duplicates would otherwise be freed).
+	keep   *[]any
+	visits int
 	bombed   bool
 }
 
@@ -307,6 +311,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		v.Field(si.posIdx).Set(reflect.ValueOf(d.pos(n)))
 	}
 	ptr := v.Addr().Pointer()
+	*d.keep = append(*d.keep, v.Addr().Interface())
 	for _, p := range d.pairs(n, path) {
 		name := p.k.Value
 		idx, ok := si.byName[name]
@@ -346,6 +351,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	et := t.Elem()
 	named := et.Kind() == reflect.Pointer && et.Elem().Kind() == reflect.Struct && d.info(et.Elem()).nameIx >= 0
 	envKeys := et.Kind() == reflect.String || et == secretType
+	plainStrings := et == reflect.TypeFor[string]()
 	for _, p := range d.pairs(n, path) {
 		key := p.k.Value
 		kp := join(path, key)
@@ -380,8 +386,13 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 			}
 			d.decode(vn, obj.Elem(), kp)
 			ev.Set(obj)
+		} else if vn := d.visit(p.v); vn == nil {
+			return
+		} else if plainStrings && vn.Kind == yaml.ScalarNode && (vn.Tag == "!!int" || vn.Tag == "!!float" || vn.Tag == "!!bool") {
+			// Environment variables are text: PORT: 8080 means "8080".
+			ev.SetString(vn.Value)
 		} else {
-			d.decode(p.v, ev, kp)
+			d.decode(vn, ev, kp)
 		}
 		v.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), ev)
 	}

@@ -221,6 +221,7 @@ type loader struct {
 	projDesc map[string]Pos
 	projMax  map[string]Pos
 	tzCache  map[string]error
+	keep     []any
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
@@ -385,7 +386,7 @@ func (l *loader) loadFile(name string, doc parsed) {
 	if doc.root == nil {
 		return
 	}
-	d := &decoder{file: name, errs: &l.errs, fieldPos: l.fieldPos, bad: l.bad, fields: l.fields}
+	d := &decoder{file: name, errs: &l.errs, fieldPos: l.fieldPos, bad: l.bad, fields: l.fields, keep: &l.keep}
 	root := d.visit(doc.root)
 	if root == nil || isNull(root) {
 		return // only comments

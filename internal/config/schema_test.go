@@ -254,7 +254,11 @@ func (g *schemaGen) typeSchema(t reflect.Type, owner string) any {
 		et := t.Elem()
 		switch {
 		case et.Kind() == reflect.Interface:
-		case et.Kind() == reflect.String || et == secretType:
+		case et == reflect.TypeFor[string]():
+			// Environment variables: numbers and booleans are kept as written.
+			m["propertyNames"] = map[string]any{"pattern": envPattern}
+			m["additionalProperties"] = map[string]any{"type": []string{"string", "number", "boolean"}}
+		case et == secretType:
 			m["propertyNames"] = map[string]any{"pattern": envPattern}
 			m["additionalProperties"] = g.typeSchema(et, owner)
 		default:
