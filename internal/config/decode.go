@@ -47,7 +47,7 @@ type decoder struct {
 	// dropped as duplicates would otherwise be freed).
 	keep   *[]any
 	visits int
-	bombed   bool
+	bombed bool
 }
 
 type structInfo struct {
