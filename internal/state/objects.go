@@ -43,7 +43,6 @@ func (s *Store) Objects(ctx context.Context) ([]Object, error) {
 	var out []Object
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketObjects)
-		out = make([]Object, 0, b.Stats().KeyN)
 		return b.ForEach(func(k, v []byte) error {
 			key, err := parseObjectKey(k)
 			if err != nil {

@@ -35,11 +35,17 @@ func templateIndexKey(project, template string, id uint64) []byte {
 
 // indexValue is what both task indexes hold for a task: its end time
 // (8 bytes, Unix nanoseconds, 0 when not ended) then its status, so that
-// listing and pruning filter without decoding tasks.
+// listing and pruning filter without decoding tasks. A terminal task
+// without an end time counts as ended when it was created, so that age
+// pruning still reaches it.
 func indexValue(t *Task) []byte {
+	at := t.Ended
+	if at.IsZero() && t.Status.Terminal() {
+		at = t.Created
+	}
 	var ended uint64
-	if !t.Ended.IsZero() {
-		ended = uint64(t.Ended.UnixNano())
+	if !at.IsZero() {
+		ended = uint64(at.UnixNano())
 	}
 	b := make([]byte, 8, 8+len(t.Status))
 	binary.BigEndian.PutUint64(b, ended)
@@ -189,7 +195,7 @@ func (s *Store) UpdateTask(ctx context.Context, id uint64, fn func(*Task) error)
 				return err
 			}
 		}
-		if t.Project != old.Project || t.Template != old.Template || t.Status != old.Status || !t.Ended.Equal(old.Ended) {
+		if t.Project != old.Project || t.Template != old.Template || t.Status != old.Status || !t.Ended.Equal(old.Ended) || !t.Created.Equal(old.Created) {
 			if err := putTaskIndexes(tx, &t); err != nil {
 				return err
 			}
