@@ -1,0 +1,117 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// dumpBuckets writes every bucket, sequence, key and value of tx in key
+// order, nested buckets indented, keys and values quoted.
+func dumpBuckets(tx *bbolt.Tx) []byte {
+	var buf bytes.Buffer
+	var walk func(b *bbolt.Bucket, indent string)
+	walk = func(b *bbolt.Bucket, indent string) {
+		_ = b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				nb := b.Bucket(k)
+				fmt.Fprintf(&buf, "%s%q/ (sequence %d)\n", indent, k, nb.Sequence())
+				walk(nb, indent+"  ")
+				return nil
+			}
+			fmt.Fprintf(&buf, "%s%q = %q\n", indent, k, v)
+			return nil
+		})
+	}
+	_ = tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+		fmt.Fprintf(&buf, "%s/ (sequence %d)\n", name, b.Sequence())
+		walk(b, "  ")
+		return nil
+	})
+	return buf.Bytes()
+}
+
+// TestLayoutGolden pins the on-disk layout and encoding: a change here
+// changes what older files hold and needs a migration. Refresh with
+// go test ./internal/state -run TestLayoutGolden -update.
+func TestLayoutGolden(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openTestAt(t, path, c)
+	if err := s.ApplyRevision(ctx, Revision{ID: "c0ffee", Source: "https://git.example.com/config.git", Message: "initial", Author: "ops"}, []Change{
+		{Op: OpCreate, Key: key("", KindSettings, "settings"), Value: []byte(`{"concurrency":2}`)},
+		{Op: OpCreate, Key: key("web", KindProject, "web"), Value: []byte(`{"name":"web"}`)},
+		{Op: OpCreate, Key: key("web", KindTemplate, "deploy"), Value: []byte(`{"app":"ansible","playbook":"site.yml"}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Minute)
+	if err := s.RecordInvalidRevision(ctx, Revision{ID: "bad", Errors: []string{"projects/web.yml:4:3: unknown key \"playbok\""}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Minute)
+	tk := mustCreate(t, s, Task{Project: "web", Template: "deploy", Trigger: "api", TriggeredBy: "token ci", Commit: "abc123", Vars: map[string]any{"version": "1.2"}})
+	c.Add(time.Second)
+	if _, err := s.UpdateTask(ctx, tk.ID, func(t *Task) error {
+		t.Status, t.Started = StatusRunning, c.Now()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendLog(ctx, tk.ID, []LogLine{
+		{Time: c.Now(), Text: "PLAY [all]"},
+		{Time: c.Now().Add(1500 * time.Microsecond), Text: ""},
+		{Time: c.Now().Add(2 * time.Second), Text: "ok: [web-1]"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(3 * time.Second)
+	if _, err := s.UpdateTask(ctx, tk.ID, func(t *Task) error {
+		t.Status, t.Ended, t.ExitCode = StatusSuccess, c.Now(), 0
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AckOutbox(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SeenDelivery(ctx, "github", "72d3162e-cc78-11e3-81ab-4c9367dc0958"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var got []byte
+	if err := db.View(func(tx *bbolt.Tx) error { got = dumpBuckets(tx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "layout.golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("layout differs from %s (run with -update if the change is intended, and add a migration):\ngot:\n%s\nwant:\n%s", golden, got, want)
+	}
+}
