@@ -201,4 +201,3 @@ func TestLogResumes(t *testing.T) {
 		t.Errorf("got %q (%v), want l1..l4 once each", b.String(), err)
 	}
 }
-
