@@ -27,8 +27,11 @@
 //	delivery_times    recorded at (8-byte Unix ns) + source\x00id → empty
 //
 // An index value is the task's end time (8-byte Unix ns, 0 when it has not
-// ended) followed by its status, so listing by project or template,
-// filtering by status and pruning never decode tasks they do not return.
+// ended; a terminal task without one counts its creation time) followed by
+// its status, so listing by project or template, filtering by status and
+// pruning never decode tasks they do not return. Tasks without a project
+// filter are read from the tasks bucket (or task_active when every wanted
+// status is non-terminal).
 //
 // # Encoding
 //
@@ -50,6 +53,21 @@
 //
 // Open runs each missing step in its own transaction, which also writes
 // the new version, and refuses a file newer than the code (ErrSchemaTooNew).
+//
+// # Retention and backup
+//
+// PruneTasks applies a Retention per template and takes the logs and the
+// outbox entries of the tasks it drops; PruneEvents, PruneRevisions and
+// PruneDeliveries trim the other growing buckets (SeenDelivery also drops
+// a few expired deliveries on each call). Backup and BackupFile copy the
+// whole file from one read transaction while writers carry on.
+//
+// # Errors
+//
+// ErrNotFound (no such task, object or outbox entry), ErrConflict (a
+// change that does not fit the stored objects), ErrLocked (another
+// process holds the file) and ErrSchemaTooNew are checked with errors.Is.
+// Errors name keys and ids, never object values or log text.
 //
 // # Concurrency and durability
 //

@@ -108,6 +108,15 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
+	// A file made by hand or restored with a wide mode holds task logs;
+	// narrow it to the owner.
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&^0o600 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("open state file %s: %w", path, err)
+		}
+		opts.Logger.Warn("narrowed state file mode to 0600", "path", path, "was", fi.Mode().Perm().String())
+	}
 	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger}
 	if err := s.migrate(); err != nil {
 		_ = db.Close()

@@ -289,3 +289,19 @@ func TestCanceledContext(t *testing.T) {
 		t.Errorf("LogLines = %d after a canceled AppendLog, want 0", got.LogLines)
 	}
 }
+
+func TestOpenNarrowsFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	writeRaw(t, path, func(tx *bbolt.Tx) error { return nil })
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	openTestAt(t, path, nil)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o600 {
+		t.Errorf("file mode = %o, want 600", got)
+	}
+}
