@@ -16,7 +16,7 @@ import (
 // maxNodeVisits bounds the YAML nodes one file may expand to, counting
 // every alias expansion, so an "alias bomb" (a billion laughs) ends with an
 // error instead of exhausting memory.
-const maxNodeVisits = 1_000_000
+const maxNodeVisits = 500_000
 
 var (
 	secretType   = reflect.TypeFor[Secret]()
@@ -39,8 +39,9 @@ type fieldKey struct {
 type decoder struct {
 	file     string
 	errs     *errs
-	fieldPos map[fieldKey]Pos
-	bad      map[fieldKey]bool // fields whose value was refused while decoding
+	fieldPos map[fieldKey]Pos      // explicit positions, for values decoded outside a struct
+	nodes    map[fieldKey]fileNode // the node each struct (field "") was decoded from
+	bad      map[fieldKey]bool     // fields whose value was refused while decoding
 	fields   map[reflect.Type]*structInfo
 	// keep holds every decoded struct until the load ends, so that no
 	// address in fieldPos or bad is reused by a later allocation (objects
@@ -48,6 +49,12 @@ type decoder struct {
 	keep   *[]any
 	visits int
 	bombed bool
+}
+
+// fileNode is a YAML node and the file it is in.
+type fileNode struct {
+	file string
+	n    *yaml.Node
 }
 
 type structInfo struct {
@@ -259,7 +266,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, e := range n.Content {
 			if el := s.Index(i); el.Kind() == reflect.Struct {
-				d.fieldPos[fieldKey{el.Addr().Pointer(), el.Type(), ""}] = d.pos(e)
+				d.nodes[fieldKey{el.Addr().Pointer(), el.Type(), ""}] = fileNode{d.file, e}
 			}
 			d.decode(e, s.Index(i), path+"["+strconv.Itoa(i)+"]")
 		}
@@ -312,6 +319,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 	ptr := v.Addr().Pointer()
 	*d.keep = append(*d.keep, v.Addr().Interface())
+	d.nodes[fieldKey{ptr, v.Type(), ""}] = fileNode{d.file, n}
 	for _, p := range d.pairs(n, path) {
 		name := p.k.Value
 		idx, ok := si.byName[name]
@@ -330,7 +338,6 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		fk := fieldKey{ptr, v.Type(), name}
-		d.fieldPos[fk] = d.pos(vn)
 		before := len(d.errs.list)
 		d.decode(vn, v.Field(idx), join(path, name))
 		if len(d.errs.list) > before {
@@ -555,28 +562,20 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// enumValues lists the allowed values of an enum type, or nil.
-func enumValues(t reflect.Type) []string {
-	switch t {
-	case reflect.TypeFor[Scope]():
-		return []string{"read", "run", "admin"}
-	case reflect.TypeFor[ForgeType]():
-		return []string{"github", "gitlab", "gitea"}
-	case reflect.TypeFor[KeyType]():
-		return []string{"ssh", "login_password", "token", "none"}
-	case reflect.TypeFor[InventoryType]():
-		return []string{"static", "static_yaml", "file", "none"}
-	case reflect.TypeFor[App]():
-		return []string{"ansible", "terraform", "tofu", "bash", "python", "powershell"}
-	case reflect.TypeFor[Override]():
-		return []string{"vars", "branch", "commit", "arguments", "limit", "tags", "skip_tags", "dry_run", "workspace"}
-	case reflect.TypeFor[PRMode]():
-		return []string{"check", "plan"}
-	case reflect.TypeFor[IntegrationAuthType]():
-		return []string{"hmac", "token", "none"}
-	}
-	return nil
+// enums lists the allowed values of each enum type (read-only).
+var enums = map[reflect.Type][]string{
+	reflect.TypeFor[Scope]():               {"read", "run", "admin"},
+	reflect.TypeFor[ForgeType]():           {"github", "gitlab", "gitea"},
+	reflect.TypeFor[KeyType]():             {"ssh", "login_password", "token", "none"},
+	reflect.TypeFor[InventoryType]():       {"static", "static_yaml", "file", "none"},
+	reflect.TypeFor[App]():                 {"ansible", "terraform", "tofu", "bash", "python", "powershell"},
+	reflect.TypeFor[Override]():            {"vars", "branch", "commit", "arguments", "limit", "tags", "skip_tags", "dry_run", "workspace"},
+	reflect.TypeFor[PRMode]():              {"check", "plan"},
+	reflect.TypeFor[IntegrationAuthType](): {"hmac", "token", "none"},
 }
+
+// enumValues lists the allowed values of an enum type, or nil.
+func enumValues(t reflect.Type) []string { return enums[t] }
 
 // namePattern is what every declared name must match.
 const namePattern = "^[a-z0-9][a-z0-9._-]{0,62}$"
@@ -611,4 +610,43 @@ func validEnvName(s string) bool {
 		}
 	}
 	return true
+}
+
+// findValue returns the value node of key in mapping n, explicit keys
+// first, then "<<" merges (to a bounded depth).
+func findValue(n *yaml.Node, key string, depth int) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil || depth > 8 {
+		return nil
+	}
+	if n.Kind == yaml.SequenceNode {
+		for _, e := range n.Content {
+			if v := findValue(e, key, depth+1); v != nil {
+				return v
+			}
+		}
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Tag != "!!merge" && k.Value == key {
+			v := n.Content[i+1]
+			for v.Kind == yaml.AliasNode && v.Alias != nil {
+				v = v.Alias
+			}
+			return v
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Tag == "!!merge" {
+			if v := findValue(n.Content[i+1], key, depth+1); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
 }

@@ -15,7 +15,7 @@
 // LoadOptions.MaxFileSize (default 4 MiB, checked before reading) are
 // refused. A symlink whose target leaves the tree is refused; symlinked
 // directories are not descended into. Anchors, aliases and "<<" merge keys
-// work; a file whose aliases expand past a million nodes is refused as an
+// work; a file whose aliases expand past 500,000 nodes is refused as an
 // alias bomb.
 //
 // # Top-level keys

@@ -213,6 +213,7 @@ func readFS(fsys fs.FS, opts LoadOptions) ([]file, error) {
 type loader struct {
 	errs     errs
 	fieldPos map[fieldKey]Pos
+	nodes    map[fieldKey]fileNode
 	bad      map[fieldKey]bool
 	fields   map[reflect.Type]*structInfo
 	cfg      *Config
@@ -228,8 +229,13 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
 
 func loadFiles(files []file) (*Config, error) {
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	size := 0
+	for _, f := range files {
+		size += len(f.data)
+	}
 	l := &loader{
 		fieldPos: map[fieldKey]Pos{},
+		nodes:    make(map[fieldKey]fileNode, size/200), // about one struct per 200 bytes of YAML
 		bad:      map[fieldKey]bool{},
 		fields:   map[reflect.Type]*structInfo{},
 		cfg:      &Config{Settings: defaultSettings(), Projects: map[string]*Project{}},
@@ -386,7 +392,7 @@ func (l *loader) loadFile(name string, doc parsed) {
 	if doc.root == nil {
 		return
 	}
-	d := &decoder{file: name, errs: &l.errs, fieldPos: l.fieldPos, bad: l.bad, fields: l.fields, keep: &l.keep}
+	d := &decoder{file: name, errs: &l.errs, fieldPos: l.fieldPos, nodes: l.nodes, bad: l.bad, fields: l.fields, keep: &l.keep}
 	root := d.visit(doc.root)
 	if root == nil || isNull(root) {
 		return // only comments

@@ -20,7 +20,17 @@ func (l *loader) at(obj any, field string, fallback Pos) Pos {
 	if p, ok := l.fieldPos[fieldKey{v.Pointer(), v.Type().Elem(), field}]; ok {
 		return p
 	}
-	return fallback
+	fn, ok := l.nodes[fieldKey{v.Pointer(), v.Type().Elem(), ""}]
+	if !ok {
+		return fallback
+	}
+	n := fn.n
+	if field != "" {
+		if n = findValue(n, field, 0); n == nil {
+			return fallback
+		}
+	}
+	return Pos{File: fn.file, Line: n.Line, Col: n.Column}
 }
 
 // isBad reports whether field (its yaml name; "" for the object itself) of
