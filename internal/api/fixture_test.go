@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -53,7 +54,12 @@ func testConfig() *config.Config {
 				"deploy": {Name: "deploy", App: config.AppAnsible, Repository: "site", Playbook: "site.yml",
 					AllowOverrides: []config.Override{config.OverrideVars, config.OverrideCommit},
 					Ansible:        &config.AnsibleOptions{VaultPassword: &config.Secret{Env: secretEnvRef}}},
-				"plan": {Name: "plan", App: config.AppTofu, Repository: "infra", Directory: "env/prod"},
+				"plan": {Name: "plan", App: config.AppTofu, Repository: "infra", Directory: "env/prod",
+					Timeout: config.Duration(30 * time.Minute), Concurrency: 2,
+					Triggers: config.Triggers{
+						Push:     &config.PushTrigger{Branches: []string{"main"}, Paths: []string{"env/prod/**"}},
+						Schedule: &config.ScheduleTrigger{Cron: "0 6 * * *", Timezone: "Europe/Paris"},
+					}},
 			}},
 			"db": {Name: "db", Templates: map[string]*config.Template{
 				"backup": {Name: "backup", App: config.AppBash, Repository: "ops", Script: "backup.sh"},
