@@ -249,7 +249,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	switch t.Kind() {
 	case reflect.Pointer:
 		nv := reflect.New(t.Elem())
-		if t.Elem() == secretType && isNull(n) {
+		if et := t.Elem(); et.Kind() == reflect.Struct && et != secretType && n.Kind != yaml.MappingNode {
+			// Leave the pointer nil: there is nothing to validate.
+			d.errorf(n, path, "expected a mapping, got %s", describe(n))
 			return
 		}
 		d.decode(n, nv.Elem(), path)

@@ -31,6 +31,11 @@
 // kind of a project (or a project-level scalar declared twice) is an error
 // naming both places. Names match ^[a-z0-9][a-z0-9._-]{0,62}$.
 //
+// A key written with an empty value (key:) counts as not written, so its
+// default applies. Strings must be YAML strings (quote 200 or true when
+// you mean text), except environment variable values (env:), where
+// numbers and booleans are kept as written.
+//
 // # Secrets
 //
 // A secret is a reference with exactly one key: {env: NAME}, {file: PATH}
