@@ -190,21 +190,38 @@ func BenchmarkObjects(b *testing.B) {
 	}
 }
 
-// BenchmarkTasksPage lists the newest page of one template among 10,000
-// tasks of 100 templates.
+// BenchmarkTasksPage lists a 50-task page among 10,000 tasks of 100
+// templates: by template (index), and by a status that 1 task in 100 has
+// (a scan of the tasks bucket).
 func BenchmarkTasksPage(b *testing.B) {
 	ctx := context.Background()
 	s := openTest(b, nil)
 	var in []Task
 	for i := range 10000 {
-		in = append(in, Task{Project: fmt.Sprintf("p%d", i%10), Template: fmt.Sprintf("t%d", i%100), Status: StatusSuccess})
+		st := StatusSuccess
+		if i%100 == 0 {
+			st = StatusFailure
+		}
+		in = append(in, Task{Project: fmt.Sprintf("p%d", i%10), Template: fmt.Sprintf("t%d", i%100), Status: st,
+			Vars: map[string]any{"version": "1.2.3", "hosts": "web"}, Tags: []string{"deploy"}})
 	}
 	insertTasks(b, s, in)
-	for b.Loop() {
-		page, err := s.Tasks(ctx, TaskFilter{Project: "p3", Template: "t43"}, 0, 50)
-		if err != nil || len(page) != 50 {
-			b.Fatalf("got %d tasks, %v", len(page), err)
-		}
+	for _, bc := range []struct {
+		name string
+		f    TaskFilter
+		want int
+	}{
+		{"template", TaskFilter{Project: "p3", Template: "t43"}, 50},
+		{"rare status", TaskFilter{Status: []TaskStatus{StatusFailure}}, 50},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				page, err := s.Tasks(ctx, bc.f, 0, 50)
+				if err != nil || len(page) != bc.want {
+					b.Fatalf("got %d tasks, %v", len(page), err)
+				}
+			}
+		})
 	}
 }
 

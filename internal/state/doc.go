@@ -11,7 +11,7 @@
 // Sequences are 8-byte big-endian keys taken from the bucket's own
 // sequence (bbolt NextSequence), so cursor order is numeric order.
 //
-//	meta              schema_version → decimal ASCII ("2")
+//	meta              schema_version → decimal ASCII ("3")
 //	                  active_revision → revisions key of the active revision
 //	                  last_revision   → revisions key of the newest one seen
 //	objects           project\x00kind\x00name → the object's canonical JSON
@@ -20,6 +20,7 @@
 //	tasks             id → Task (JSON)
 //	task_by_project   project\x00id → index value
 //	task_by_template  project\x00template\x00id → index value
+//	task_by_status    status\x00id → empty
 //	task_active       id → empty, for every non-terminal task
 //	logs              id → nested bucket: first line number → chunk
 //	outbox            seq → OutboxEntry (JSON)
@@ -29,9 +30,9 @@
 // An index value is the task's end time (8-byte Unix ns, 0 when it has not
 // ended; a terminal task without one counts its creation time) followed by
 // its status, so listing by project or template, filtering by status and
-// pruning never decode tasks they do not return. Tasks without a project
-// filter are read from the tasks bucket (or task_active when every wanted
-// status is non-terminal).
+// pruning never decode tasks they do not return. A status filter without
+// a project merges the task_by_status entries of each wanted status; only
+// a filter by template alone scans the tasks bucket.
 //
 // # Encoding
 //
@@ -50,6 +51,7 @@
 //	   outbox, deliveries, delivery_times
 //	2  the task indexes task_by_project, task_by_template and task_active,
 //	   filled from the stored tasks
+//	3  the task index task_by_status, filled from the stored tasks
 //
 // Open runs each missing step in its own transaction, which also writes
 // the new version, and refuses a file newer than the code (ErrSchemaTooNew).

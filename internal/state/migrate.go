@@ -14,6 +14,7 @@ import (
 var migrations = []func(tx *bbolt.Tx) error{
 	migrateV1Buckets,
 	migrateV2TaskIndexes,
+	migrateV3StatusIndex,
 }
 
 // migrateV1Buckets creates the base buckets.
@@ -37,11 +38,44 @@ func migrateV2TaskIndexes(tx *bbolt.Tx) error {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
+	// This step writes its own entries rather than calling putTaskIndexes,
+	// which knows the indexes of later versions.
+	byProject := tx.Bucket(bucketTaskByProject)
+	byTemplate := tx.Bucket(bucketTaskByTemplate)
+	active := tx.Bucket(bucketTaskActive)
 	return tx.Bucket(bucketTasks).ForEach(func(k, v []byte) error {
 		var t Task
 		if err := json.Unmarshal(v, &t); err != nil {
 			return fmt.Errorf("decode task %x: %w", k, err)
 		}
-		return putTaskIndexes(tx, &t)
+		iv := indexValue(&t)
+		if err := byProject.Put(projectIndexKey(t.Project, t.ID), iv); err != nil {
+			return err
+		}
+		if err := byTemplate.Put(templateIndexKey(t.Project, t.Template, t.ID), iv); err != nil {
+			return err
+		}
+		if t.Status.Terminal() {
+			return nil
+		}
+		return active.Put(u64(t.ID), nil)
+	})
+}
+
+// migrateV3StatusIndex adds task_by_status and fills it.
+func migrateV3StatusIndex(tx *bbolt.Tx) error {
+	byStatus, err := tx.CreateBucketIfNotExists(bucketTaskByStatus)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketTaskByStatus, err)
+	}
+	return tx.Bucket(bucketTasks).ForEach(func(k, v []byte) error {
+		var t struct {
+			ID     uint64     `json:"id"`
+			Status TaskStatus `json:"status"`
+		}
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fmt.Errorf("decode task %x: %w", k, err)
+		}
+		return byStatus.Put(statusIndexKey(t.Status, t.ID), nil)
 	})
 }

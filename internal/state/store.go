@@ -62,6 +62,7 @@ var (
 	bucketTaskByProject  = []byte("task_by_project")
 	bucketTaskByTemplate = []byte("task_by_template")
 	bucketTaskActive     = []byte("task_active")
+	bucketTaskByStatus   = []byte("task_by_status")
 
 	keySchemaVersion  = []byte("schema_version")
 	keyActiveRevision = []byte("active_revision")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,7 +106,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Errorf("got %v, want ErrSchemaTooNew", err)
 	}
-	for _, want := range []string{path, "schema version 3", "knows up to 2"} {
+	for _, want := range []string{path, "schema version 4", "knows up to 3"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
@@ -147,7 +148,7 @@ func TestMigrateFromV0(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	writeRaw(t, path, func(tx *bbolt.Tx) error { return nil }) // a bare bbolt file
 	s := openTestAt(t, path, nil)
-	if got, want := s.SchemaVersion(), 2; got != want {
+	if got, want := s.SchemaVersion(), 3; got != want {
 		t.Fatalf("SchemaVersion() = %d, want %d", got, want)
 	}
 	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
@@ -156,9 +157,19 @@ func TestMigrateFromV0(t *testing.T) {
 	}
 }
 
-// TestMigrateFromV1 writes the version 1 layout (tasks without indexes) the
-// way version 1 did, then checks that Open built the indexes.
-func TestMigrateFromV1(t *testing.T) {
+// TestMigrateFromOlder writes the version 1 layout (tasks without
+// indexes) the way version 1 did, optionally takes it to version 2 with
+// the frozen version 2 step, then checks that Open brought it to the
+// current version with every index filled.
+func TestMigrateFromOlder(t *testing.T) {
+	for _, from := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", from), func(t *testing.T) {
+			testMigrateFrom(t, from)
+		})
+	}
+}
+
+func testMigrateFrom(t *testing.T, from int) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	ended := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	v1Tasks := []Task{
@@ -188,9 +199,17 @@ func TestMigrateFromV1(t *testing.T) {
 		}
 		return b.SetSequence(4)
 	})
+	if from == 2 {
+		writeRaw(t, path, func(tx *bbolt.Tx) error {
+			if err := migrations[1](tx); err != nil {
+				return err
+			}
+			return writeVersion(tx, 2)
+		})
+	}
 
 	s := openTestAt(t, path, nil)
-	if got, want := s.SchemaVersion(), 2; got != want {
+	if got, want := s.SchemaVersion(), 3; got != want {
 		t.Fatalf("SchemaVersion() = %d, want %d", got, want)
 	}
 	ctx := context.Background()
@@ -202,7 +221,8 @@ func TestMigrateFromV1(t *testing.T) {
 		{"project", TaskFilter{Project: "web"}, []uint64{3, 2, 1}},
 		{"template", TaskFilter{Project: "web", Template: "deploy"}, []uint64{2, 1}},
 		{"other project", TaskFilter{Project: "db"}, []uint64{4}},
-		{"terminal status", TaskFilter{Project: "web", Status: []TaskStatus{StatusSuccess, StatusFailure}}, []uint64{3, 1}},
+		{"terminal status in project", TaskFilter{Project: "web", Status: []TaskStatus{StatusSuccess, StatusFailure}}, []uint64{3, 1}},
+		{"status", TaskFilter{Status: []TaskStatus{StatusWaiting, StatusSuccess}}, []uint64{4, 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

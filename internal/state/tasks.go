@@ -59,12 +59,24 @@ func parseIndexValue(v []byte) (endedNanos int64, status TaskStatus) {
 	return int64(binary.BigEndian.Uint64(v)), TaskStatus(v[8:])
 }
 
+// statusIndexKey is status\x00id.
+func statusIndexKey(status TaskStatus, id uint64) []byte {
+	b := make([]byte, 0, len(status)+9)
+	b = append(b, status...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint64(b, id)
+}
+
+// putTaskIndexes writes every index entry of t.
 func putTaskIndexes(tx *bbolt.Tx, t *Task) error {
 	v := indexValue(t)
 	if err := tx.Bucket(bucketTaskByProject).Put(projectIndexKey(t.Project, t.ID), v); err != nil {
 		return fmt.Errorf("index task %d: %w", t.ID, err)
 	}
 	if err := tx.Bucket(bucketTaskByTemplate).Put(templateIndexKey(t.Project, t.Template, t.ID), v); err != nil {
+		return fmt.Errorf("index task %d: %w", t.ID, err)
+	}
+	if err := tx.Bucket(bucketTaskByStatus).Put(statusIndexKey(t.Status, t.ID), nil); err != nil {
 		return fmt.Errorf("index task %d: %w", t.ID, err)
 	}
 	active := tx.Bucket(bucketTaskActive)
@@ -74,11 +86,15 @@ func putTaskIndexes(tx *bbolt.Tx, t *Task) error {
 	return active.Put(u64(t.ID), nil)
 }
 
+// deleteTaskIndexes removes every index entry of t.
 func deleteTaskIndexes(tx *bbolt.Tx, t *Task) error {
 	if err := tx.Bucket(bucketTaskByProject).Delete(projectIndexKey(t.Project, t.ID)); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bucketTaskByTemplate).Delete(templateIndexKey(t.Project, t.Template, t.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketTaskByStatus).Delete(statusIndexKey(t.Status, t.ID)); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketTaskActive).Delete(u64(t.ID))
@@ -190,12 +206,10 @@ func (s *Store) UpdateTask(ctx context.Context, id uint64, fn func(*Task) error)
 		if err := putTask(tx, &t); err != nil {
 			return err
 		}
-		if t.Project != old.Project || t.Template != old.Template {
+		if t.Project != old.Project || t.Template != old.Template || t.Status != old.Status || !t.Ended.Equal(old.Ended) || !t.Created.Equal(old.Created) {
 			if err := deleteTaskIndexes(tx, &old); err != nil {
 				return err
 			}
-		}
-		if t.Project != old.Project || t.Template != old.Template || t.Status != old.Status || !t.Ended.Equal(old.Ended) || !t.Created.Equal(old.Created) {
 			if err := putTaskIndexes(tx, &t); err != nil {
 				return err
 			}
@@ -243,54 +257,43 @@ func (s *Store) Task(ctx context.Context, id uint64) (Task, error) {
 
 // Tasks returns up to limit tasks matching f with ID < before (before 0:
 // from the newest), newest first; page by passing the last ID back. A
-// limit of 0 or less means no limit. Filters by project or template read
-// an index and decode only the tasks they return.
+// limit of 0 or less means no limit. A filter by project, template or
+// status reads an index and decodes only the tasks it returns; a filter by
+// template alone (without project or status) scans the tasks.
 func (s *Store) Tasks(ctx context.Context, f TaskFilter, before uint64, limit int) ([]Task, error) {
 	if before == 0 {
 		before = ^uint64(0)
 	}
 	var out []Task
-	full := func() bool { return limit > 0 && len(out) >= limit }
 	wantStatus := func(st TaskStatus) bool { return len(f.Status) == 0 || slices.Contains(f.Status, st) }
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		var (
-			idx    *bbolt.Bucket
-			prefix []byte
-		)
+		var next func() (id uint64, v []byte)
 		switch {
 		case f.Project != "" && f.Template != "":
-			idx, prefix = tx.Bucket(bucketTaskByTemplate), templatePrefix(f.Project, f.Template)
+			next = prefixIDs(tx.Bucket(bucketTaskByTemplate).Cursor(), templatePrefix(f.Project, f.Template), before)
 		case f.Project != "":
-			idx, prefix = tx.Bucket(bucketTaskByProject), append([]byte(f.Project), 0)
-		case f.Template == "" && len(f.Status) > 0 && !slices.ContainsFunc(f.Status, TaskStatus.Terminal):
-			idx = tx.Bucket(bucketTaskActive)
+			next = prefixIDs(tx.Bucket(bucketTaskByProject).Cursor(), append([]byte(f.Project), 0), before)
+		case len(f.Status) > 0:
+			next = statusIDs(tx.Bucket(bucketTaskByStatus), f.Status, before)
 		}
-		if idx != nil {
-			c := idx.Cursor()
-			for k, v := seekBefore(c, prefix, before); k != nil && bytes.HasPrefix(k, prefix) && !full(); k, v = c.Prev() {
-				id := binary.BigEndian.Uint64(k[len(prefix):])
-				if len(v) >= 8 {
-					if _, st := parseIndexValue(v); !wantStatus(st) {
-						continue
-					}
-				}
-				t, err := getTask(tx, id)
-				if err != nil {
-					return fmt.Errorf("task %d in index: %w", id, err)
-				}
-				if wantStatus(t.Status) {
-					out = append(out, t)
+		if next == nil {
+			return scanTasks(tx, f, before, limit, &out)
+		}
+		for limit <= 0 || len(out) < limit {
+			id, v := next()
+			if id == 0 {
+				return nil
+			}
+			if len(v) >= 8 {
+				if _, st := parseIndexValue(v); !wantStatus(st) {
+					continue
 				}
 			}
-			return nil
-		}
-		c := tx.Bucket(bucketTasks).Cursor()
-		for k, v := seekBefore(c, nil, before); k != nil && !full(); k, v = c.Prev() {
-			var t Task
-			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("decode task %x: %w", k, err)
+			t, err := getTask(tx, id)
+			if err != nil {
+				return fmt.Errorf("task %d in index: %w", id, err)
 			}
-			if (f.Template == "" || t.Template == f.Template) && wantStatus(t.Status) {
+			if wantStatus(t.Status) && (f.Template == "" || t.Template == f.Template) {
 				out = append(out, t)
 			}
 		}
@@ -300,6 +303,72 @@ func (s *Store) Tasks(ctx context.Context, f TaskFilter, before uint64, limit in
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
 	return out, nil
+}
+
+// prefixIDs walks the index entries under prefix with id < before, newest
+// first; it returns id 0 at the end.
+func prefixIDs(c *bbolt.Cursor, prefix []byte, before uint64) func() (uint64, []byte) {
+	k, v := seekBefore(c, prefix, before)
+	return func() (uint64, []byte) {
+		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
+			return 0, nil
+		}
+		id, val := binary.BigEndian.Uint64(k[len(prefix):]), v
+		k, v = c.Prev()
+		return id, val
+	}
+}
+
+// statusIDs merges the status index entries of each status, newest first.
+func statusIDs(b *bbolt.Bucket, statuses []TaskStatus, before uint64) func() (uint64, []byte) {
+	var heads []func() (uint64, []byte)
+	var ids []uint64
+	for _, st := range slices.Compact(slices.Sorted(slices.Values(statuses))) {
+		next := prefixIDs(b.Cursor(), append([]byte(st), 0), before)
+		id, _ := next()
+		heads, ids = append(heads, next), append(ids, id)
+	}
+	return func() (uint64, []byte) {
+		best := -1
+		for i, id := range ids {
+			if id != 0 && (best < 0 || id > ids[best]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return 0, nil
+		}
+		id := ids[best]
+		ids[best], _ = heads[best]()
+		return id, nil
+	}
+}
+
+// scanTasks lists from the tasks bucket itself, for filters no index
+// serves.
+func scanTasks(tx *bbolt.Tx, f TaskFilter, before uint64, limit int, out *[]Task) error {
+	c := tx.Bucket(bucketTasks).Cursor()
+	for k, v := seekBefore(c, nil, before); k != nil && (limit <= 0 || len(*out) < limit); k, v = c.Prev() {
+		if f.Template != "" {
+			// Decode the template alone first: skipping a task then
+			// costs no allocation for its vars and lists.
+			var head struct {
+				Template string `json:"template"`
+			}
+			if err := json.Unmarshal(v, &head); err != nil {
+				return fmt.Errorf("decode task %x: %w", k, err)
+			}
+			if head.Template != f.Template {
+				continue
+			}
+		}
+		var t Task
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fmt.Errorf("decode task %x: %w", k, err)
+		}
+		*out = append(*out, t)
+	}
+	return nil
 }
 
 // seekBefore places c on the last key below prefix+before (8-byte id).

@@ -199,6 +199,8 @@ func TestTasksPaging10000(t *testing.T) {
 		{"status", TaskFilter{Status: []TaskStatus{StatusSuccess}}, 1000},
 		{"active statuses", TaskFilter{Status: []TaskStatus{StatusRunning, StatusWaiting}}, 999},
 		{"project and status", TaskFilter{Project: "p0", Status: []TaskStatus{StatusSuccess}}, 64},
+		{"template and status without project", TaskFilter{Template: "t4", Status: []TaskStatus{StatusSuccess, StatusFailure, StatusSuccess}}, 33},
+		{"every status", TaskFilter{Status: []TaskStatus{StatusSuccess, StatusFailure, StatusRunning, StatusWaiting, StatusStopped}}, 2500},
 		{"no such project", TaskFilter{Project: "zz"}, 10},
 	}
 	for _, tt := range tests {
