@@ -83,7 +83,18 @@ type Handler struct {
 	auth    *authenticator
 	routes  *http.ServeMux
 	metrics *metrics
+
+	// streams ends every followed log when CloseStreams is called.
+	streams      context.Context
+	closeStreams context.CancelFunc
 }
+
+// CloseStreams ends every followed log now and any started later, so a
+// graceful shutdown need not wait for running tasks to end. Register it
+// with http.Server.RegisterOnShutdown. The followers see their stream
+// broken (not a clean end), so a client does not mistake it for the end
+// of the task.
+func (h *Handler) CloseStreams() { h.closeStreams() }
 
 // New returns the API handler. It fails when a required option is missing
 // or the metrics cannot be registered.
@@ -108,6 +119,7 @@ func New(opts Options) (*Handler, error) {
 		routes:  http.NewServeMux(),
 		metrics: m,
 	}
+	h.streams, h.closeStreams = context.WithCancel(context.Background())
 	h.handle("GET /api/v1/projects", config.ScopeRead, h.listProjects)
 	h.handle("GET /api/v1/projects/{project}/templates", config.ScopeRead, h.listTemplates)
 	h.handle("POST /api/v1/projects/{project}/templates/{template}/tasks", config.ScopeRun, h.createTask)

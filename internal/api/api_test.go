@@ -520,3 +520,44 @@ func TestNewRequiresDependencies(t *testing.T) {
 		t.Error("New registering twice: got nil error, want one")
 	}
 }
+
+// TestConcurrentRequestsAndReloads serves requests from many goroutines
+// while the active configuration changes under them (run with -race).
+func TestConcurrentRequestsAndReloads(t *testing.T) {
+	f := newFixture(t)
+	f.addTasks(50)
+	done := make(chan struct{})
+	reloaded := make(chan struct{})
+	go func() {
+		defer close(reloaded)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				f.cfg.Set(testConfig())
+			}
+		}
+	}()
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			var err error
+			defer func() { errs <- err }()
+			for i := range 200 {
+				tok := []string{adminToken, readToken, runToken, webToken}[(g+i)%4]
+				if rec := f.do(t, "GET", "/api/v1/tasks?limit=5", tok, ""); rec.Code != 200 {
+					err = fmt.Errorf("goroutine %d request %d: got %d %s, want 200", g, i, rec.Code, rec.Body)
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(done)
+	<-reloaded
+}

@@ -14,7 +14,10 @@
 // The Handler keeps no per-request state: after a request returns, nothing
 // of it is retained, so memory stays flat however many requests it serves.
 // A log follower is tied to its request's context: when the client goes
-// away, the follow ends and everything it held is released.
+// away, the follow ends and everything it held is released. CloseStreams
+// ends every follow at shutdown (register it with
+// http.Server.RegisterOnShutdown), so a graceful shutdown does not wait for
+// running tasks.
 //
 // Errors are JSON objects {"error": "message"} with the status code that
 // says what went wrong; internal errors are logged and answered with a

@@ -82,6 +82,13 @@ func (h *Handler) taskLog(w http.ResponseWriter, r *http.Request, p *principal) 
 		return nil
 	}
 
+	// The follow ends when the caller leaves or the handler closes its
+	// streams (shutdown).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(h.streams, cancel)
+	defer stop()
+
 	rc := http.NewResponseController(w)
 	// A followed log lasts as long as the task: no server write timeout.
 	_ = rc.SetWriteDeadline(time.Time{})
@@ -95,8 +102,12 @@ func (h *Handler) taskLog(w http.ResponseWriter, r *http.Request, p *principal) 
 		}
 		return rc.Flush()
 	})
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case err != nil && ctx.Err() == nil:
 		h.log.ErrorContext(ctx, "follow log", "task", t.ID, "err", err)
+		panic(http.ErrAbortHandler) // see streamError
+	case h.streams.Err() != nil && r.Context().Err() == nil:
+		panic(http.ErrAbortHandler) // shutting down: not the end of the task
 	}
 	return nil
 }

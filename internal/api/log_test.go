@@ -147,3 +147,39 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestCloseStreams ends live follows at shutdown with a broken stream,
+// not a clean end a client would take for the end of the task.
+func TestCloseStreams(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	task := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusRunning})
+	f.store.AppendLog(task.ID, "hello")
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", fmt.Sprintf("%s/api/v1/tasks/%d/log?follow=1", srv.URL, task.ID), nil)
+	req.Header.Set("Authorization", "Bearer "+readToken)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if line, err := br.ReadString('\n'); err != nil || line != "hello\n" {
+		t.Fatalf("got %q (%v), want hello", line, err)
+	}
+	f.h.CloseStreams()
+	if _, err := io.ReadAll(br); err == nil {
+		t.Error("stream after CloseStreams: got a clean end, want a broken stream")
+	}
+	waitFor(t, "followers to end", func() bool { return f.engine.Followers() == 0 })
+	// A follow started after CloseStreams ends at once.
+	resp2, err := srv.Client().Do(req.Clone(t.Context()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	if err == nil {
+		t.Error("follow after CloseStreams: got a clean end, want a broken stream")
+	}
+}
