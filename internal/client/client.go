@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/state"
@@ -175,12 +176,15 @@ func (c *Client) action(ctx context.Context, id uint64, what string) (state.Task
 }
 
 // Log copies the task's log to w. With follow it streams until the task
-// ends or ctx does; when the stream breaks before the server ended it
-// (the daemon restarted, a proxy cut it), it resumes after the last
-// complete line it copied.
+// ends or ctx does; when the stream breaks before the server ended it (the
+// daemon restarted, a proxy cut it) or the daemon cannot be reached for a
+// moment, it retries with backoff for about half a minute and resumes
+// after the last complete line it copied, so no line is lost or repeated.
 func (c *Client) Log(ctx context.Context, id uint64, follow bool, w io.Writer) error {
-	var from uint64
-	for attempt := 0; ; attempt++ {
+	var from uint64 // 0: from the start
+	lw := &lineWriter{w: w}
+	backoff := followBackoff
+	for failures := 0; ; failures++ {
 		q := url.Values{}
 		if follow {
 			q.Set("follow", "1")
@@ -192,29 +196,60 @@ func (c *Client) Log(ctx context.Context, id uint64, follow bool, w io.Writer) e
 		if len(q) > 0 {
 			path += "?" + q.Encode()
 		}
+		before := lw.lines
 		resp, err := c.send(ctx, http.MethodGet, path, nil)
-		if err != nil {
-			return err
-		}
-		lw := &lineWriter{w: w}
-		_, err = io.Copy(lw, resp.Body)
-		resp.Body.Close()
 		if err == nil {
-			return lw.flush()
+			_, err = io.Copy(lw, resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				return lw.flush()
+			}
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var werr *writeError
-		if !follow || attempt >= 3 || errors.As(err, &werr) {
+		if lw.lines > before {
+			failures, backoff = 0, followBackoff // progress: a new outage
+		}
+		if !follow || failures >= followRetries || !retryable(err) {
 			return fmt.Errorf("read log of task %d: %w", id, err)
 		}
 		// Lines are numbered from 1; resume after the last one written.
-		if from == 0 {
-			from = 1
+		from = lw.lines + 1
+		lw.partial = lw.partial[:0]
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
 		}
-		from += lw.lines
+		backoff = min(2*backoff, 4*time.Second)
 	}
+}
+
+// How a followed log retries: about 30 s of consecutive failures.
+const (
+	followBackoff = 250 * time.Millisecond
+	followRetries = 10
+)
+
+// retryable reports whether a follow that failed with err may be resumed:
+// a broken stream or an unreachable daemon, or a gateway answering for a
+// daemon that is restarting; not an answer of the daemon itself, nor a
+// failure to write the output.
+func retryable(err error) bool {
+	var we *writeError
+	if errors.As(err, &we) {
+		return false
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		switch ce.Status {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	return true
 }
 
 // lineWriter passes only complete lines to w, so a resumed stream neither

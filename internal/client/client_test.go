@@ -3,6 +3,7 @@ package client_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -199,5 +200,41 @@ func TestLogResumes(t *testing.T) {
 	err := client.New(srv.URL, "t", srv.Client()).Log(t.Context(), 7, true, &b)
 	if err != nil || b.String() != "l1\nl2\nl3 whole\nl4\n" {
 		t.Errorf("got %q (%v), want l1..l4 once each", b.String(), err)
+	}
+}
+
+// TestLogRetries resumes a follow across a gateway error and a refused
+// connection, and gives up on an answer of the daemon itself.
+func TestLogRetries(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			fmt.Fprint(w, "l1\n")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		case 2:
+			http.Error(w, `{"error":"restarting"}`, http.StatusBadGateway)
+		default:
+			if got := r.URL.Query().Get("from"); got != "2" {
+				t.Errorf("resume: from=%q, want 2", got)
+			}
+			fmt.Fprint(w, "l2\n")
+		}
+	}))
+	defer srv.Close()
+	var b strings.Builder
+	if err := client.New(srv.URL, "t", srv.Client()).Log(t.Context(), 7, true, &b); err != nil || b.String() != "l1\nl2\n" {
+		t.Errorf("got %q (%v), want l1, l2", b.String(), err)
+	}
+
+	notFound := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"no such task 7"}`, http.StatusNotFound)
+	}))
+	defer notFound.Close()
+	err := client.New(notFound.URL, "t", nil).Log(t.Context(), 7, true, io.Discard)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != 404 || ce.Message != "no such task 7" {
+		t.Errorf("404 while following: got %v, want *Error 404 at once", err)
 	}
 }
