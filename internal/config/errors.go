@@ -83,6 +83,9 @@ func (c *errs) add(pos Pos, path, format string, args ...any) {
 // closest returns the candidate nearest to s by edit distance, or "" when
 // none is close enough to be a plausible typo.
 func closest(s string, candidates []string) string {
+	if len(s) > 64 || len(candidates) > 1000 {
+		return "" // not worth the quadratic work; names are short
+	}
 	best, bestD := "", len(s)/2+2
 	for _, c := range candidates {
 		if d := editDistance(s, c); d < bestD {

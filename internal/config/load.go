@@ -223,6 +223,8 @@ type loader struct {
 	projMax  map[string]Pos
 	tzCache  map[string]error
 	keep     []any
+	// suggestions counts "did you mean" searches (see maxSuggestions).
+	suggestions int
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)

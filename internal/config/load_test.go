@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -561,5 +562,29 @@ func TestLookups(t *testing.T) {
 	}
 	if !ScopeAdmin.Includes(ScopeRun) || ScopeRead.Includes(ScopeRun) || !ScopeRun.Includes(ScopeRead) {
 		t.Errorf("scope inclusion is wrong")
+	}
+}
+
+// TestManyDanglingReferencesStayFast guards against quadratic "did you
+// mean" searches: thousands of dangling references still load quickly.
+func TestManyDanglingReferencesStayFast(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("project: p\nrepositories:\n  r: {url: .}\ntemplates:\n")
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&b, "  t%04d: {app: bash, repository: r, script: x.sh}\n", i)
+	}
+	b.WriteString("schedules:\n")
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&b, "  s%04d: {cron: '@daily', template: missing%04d}\n", i, i)
+	}
+	dir := writeTree(t, map[string]string{"a.yaml": b.String()})
+	start := time.Now()
+	_, err := Load(dir, LoadOptions{})
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 3000 {
+		t.Fatalf("got %d errors, want 3000", len(es))
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Load took %v, want well under 3s", d)
 	}
 }

@@ -84,6 +84,10 @@ func (l *loader) validateSettings() {
 	}
 }
 
+// maxSuggestions bounds the "did you mean" searches of one load, so a
+// tree with thousands of dangling references still loads fast.
+const maxSuggestions = 200
+
 func (l *loader) suggestProject(name string) string {
 	if c := closest(name, sortedKeys(l.cfg.Projects)); c != "" {
 		return fmt.Sprintf(" (did you mean %q?)", c)
@@ -97,8 +101,11 @@ func ref[V any](l *loader, pos Pos, path, kind, name string, m map[string]V) boo
 		return true
 	}
 	hint := ""
-	if c := closest(name, sortedKeys(m)); c != "" {
-		hint = fmt.Sprintf(" (did you mean %q?)", c)
+	if l.suggestions < maxSuggestions {
+		l.suggestions++
+		if c := closest(name, sortedKeys(m)); c != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", c)
+		}
 	}
 	l.errs.add(pos, path, "unknown %s %q%s", kind, name, hint)
 	return false
