@@ -82,6 +82,12 @@ type TerraformSpec struct {
 	PlanOnly bool
 	// RequireApproval calls Hooks.AwaitApproval when the plan has changes.
 	RequireApproval bool
+	// StateDir, when set, keeps a local-backend state between runs:
+	// terraform.tfstate and terraform.tfstate.d/ are copied from it into
+	// the working directory before init and back (atomically, file by
+	// file) after the run. Remote backends are the production choice; this
+	// is for small setups and tests.
+	StateDir string
 }
 
 // Status is how a run ended.
