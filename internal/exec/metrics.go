@@ -1,0 +1,74 @@
+package exec
+
+import (
+	"errors"
+	"log/slog"
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/semaphored/semaphored/internal/state"
+)
+
+// metrics are the engine's Prometheus metrics. Labels are bounded: project,
+// template and status only, never a task ID or a commit.
+type metrics struct {
+	tasks          *prometheus.CounterVec
+	running        prometheus.Gauge
+	waiting        prometheus.Gauge
+	duration       *prometheus.HistogramVec
+	queue          prometheus.Histogram
+	logLines       prometheus.Counter
+	logWriteErrors prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
+	m := &metrics{
+		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "semaphored_tasks_total",
+			Help: "Tasks that reached a terminal status.",
+		}, []string{"project", "template", "status"}),
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "semaphored_tasks_running",
+			Help: "Tasks past waiting and not yet terminal (starting, running, waiting_confirmation).",
+		}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "semaphored_tasks_waiting",
+			Help: "Tasks queued, waiting for a slot.",
+		}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "semaphored_task_duration_seconds",
+			Help:    "Run time of tasks, from start to terminal status.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"project", "template"}),
+		queue: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "semaphored_task_queue_seconds",
+			Help:    "Time tasks waited in the queue, from creation to start.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 1800},
+		}),
+		logLines: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "semaphored_task_log_lines_total",
+			Help: "Task log lines stored.",
+		}),
+		logWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "semaphored_log_write_errors_total",
+			Help: "Failed writes of task log lines to the state.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.tasks, m.running, m.waiting, m.duration, m.queue, m.logLines, m.logWriteErrors} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				log.Error("register metric", "err", err)
+			}
+		}
+	}
+	return m
+}
+
+// finished counts a task that reached a terminal status.
+func (m *metrics) finished(t state.Task) {
+	m.tasks.WithLabelValues(t.Project, t.Template, string(t.Status)).Inc()
+}
+
+func sortStrings(s []string) { slices.Sort(s) }
