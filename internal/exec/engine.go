@@ -20,9 +20,9 @@ import (
 
 // Errors the API maps to status codes.
 var (
-	ErrUnknownTemplate     = errors.New("no such project or template")       // 404
-	ErrBadRequest          = errors.New("bad task request")                  // 400 (wrapped with the reason)
-	ErrNotStoppable        = errors.New("task is not stoppable")             // 409
+	ErrUnknownTemplate     = errors.New("no such project or template")      // 404
+	ErrBadRequest          = errors.New("bad task request")                 // 400 (wrapped with the reason)
+	ErrNotStoppable        = errors.New("task is not stoppable")            // 409
 	ErrNotAwaitingApproval = errors.New("task is not waiting_confirmation") // 409
 	// ErrClosed is returned by Submit once Run has returned or is shutting down.
 	ErrClosed = errors.New("task engine is shutting down") // 503
