@@ -30,6 +30,9 @@ type Options struct {
 	Ready func() (bool, string)
 	// Handlers are mounted as given: pattern → handler (Go 1.22 patterns).
 	Handlers map[string]http.Handler
+	// OnShutdown runs when shutdown begins (e.g. to end followed logs, which
+	// would otherwise hold the shutdown until their tasks end).
+	OnShutdown func()
 	// ShutdownTimeout bounds the graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
 }
@@ -37,6 +40,7 @@ type Options struct {
 // Server is the HTTP server. Run serves until its context ends.
 type Server struct {
 	opts Options
+	mux  *http.ServeMux
 	srv  *http.Server
 }
 
@@ -72,16 +76,24 @@ func New(opts Options) *Server {
 	for pattern, h := range opts.Handlers {
 		mux.Handle(pattern, h)
 	}
-	return &Server{
-		opts: opts,
-		srv: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
-		},
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
+	if opts.OnShutdown != nil {
+		srv.RegisterOnShutdown(opts.OnShutdown)
+	}
+	return &Server{opts: opts, mux: mux, srv: srv}
 }
+
+// Handle mounts h at pattern while the server runs: parts that take time
+// to build are added once they exist, so /healthz never waits for them.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.opts.Listener.Addr().String() }
 
 // Run serves until ctx ends, then shuts down gracefully: it stops accepting,
 // lets requests in flight finish within ShutdownTimeout, and returns.

@@ -1,0 +1,434 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/semaphored/semaphored/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// binary is the semaphored binary the end-to-end tests run, built once.
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+)
+
+func semaphoredBinary(t testing.TB) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "semaphored-bin-")
+		if err != nil {
+			binaryErr = err
+			return
+		}
+		binaryPath = filepath.Join(dir, "semaphored")
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binaryPath, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := build.CombinedOutput()
+		if err != nil {
+			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
+	}
+	return binaryPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaryPath != "" {
+		os.RemoveAll(filepath.Dir(binaryPath))
+	}
+	os.Exit(code)
+}
+
+func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), exitCode(err, &errb)
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("%s: got\n%s\nwant\n%s", name, got, want)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		code      int
+		golden    string
+	}{
+		{"quickstart", "../../examples/quickstart", 0, ""},
+		{"multi-project", "../../examples/multi-project", 0, ""},
+		{"thirty mistakes", "../../internal/config/testdata/bad/thirty-mistakes", 1, "validate-thirty-mistakes.golden"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runCmd(t, "validate", tc.src)
+			if code != tc.code {
+				t.Fatalf("exit code: got %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			if tc.golden != "" {
+				golden(t, tc.golden, out)
+			}
+		})
+	}
+	out, _, code := runCmd(t, "validate", "../../internal/config/testdata/bad/thirty-mistakes")
+	if n := strings.Count(out, "\n"); code != 1 || n != 30 {
+		t.Fatalf("thirty mistakes: got %d lines (exit %d), want 30 (exit 1)", n, code)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !regexp.MustCompile(`^[^:]+\.ya?ml:\d+:\d+: `).MatchString(line) {
+			t.Errorf("line without file:line:col: %q", line)
+		}
+	}
+}
+
+func TestPlan(t *testing.T) {
+	data := t.TempDir()
+	out, errOut, code := runCmd(t, "plan", "../../examples/quickstart", "--data", data)
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errOut)
+	}
+	golden(t, "plan-quickstart.golden", out)
+	if _, err := os.Stat(filepath.Join(data, "state.db")); err == nil {
+		t.Fatal("plan created a state file")
+	}
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	if _, _, code := runCmd(t); code != 2 {
+		t.Fatalf("no command: exit %d, want 2", code)
+	}
+	if _, errOut, code := runCmd(t, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Fatalf("unknown command: exit %d, stderr %q", code, errOut)
+	}
+	out, _, code := runCmd(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "semaphored dev (commit ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("version: exit %d, %q", code, out)
+	}
+}
+
+// daemon is a running `semaphored serve` process.
+type daemon struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	url    string
+	data   string
+	logs   *syncBuffer
+	exited chan error
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var listenRE = regexp.MustCompile(`listen=(127\.0\.0\.1:\d+)`)
+
+// startDaemon runs the binary on configDir with a fresh or given data
+// directory, and waits for its listen address in the log.
+func startDaemon(t *testing.T, configDir, data string) *daemon {
+	t.Helper()
+	if data == "" {
+		data = t.TempDir()
+	}
+	cmd := exec.Command(semaphoredBinary(t), "serve", "--config", configDir, "--data", data, "--listen", "127.0.0.1:0", "--log-level", "debug")
+	cmd.Env = append(os.Environ(), "SEMAPHORED_TEST_SECRET=s3cr3t-value-for-tests")
+	pr, pw := io.Pipe()
+	logs := &syncBuffer{}
+	cmd.Stderr = io.MultiWriter(pw, logs)
+	cmd.Stdout = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{t: t, cmd: cmd, data: data, logs: logs, exited: make(chan error, 1)}
+	go func() { d.exited <- cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-d.exited
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs.String())
+		}
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		found := false
+		for sc.Scan() {
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil && !found {
+				addr <- m[1]
+				found = true
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		d.url = "http://" + a
+	case err := <-d.exited:
+		t.Fatalf("daemon exited: %v\n%s", err, logs.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("daemon did not log its address:\n%s", logs.String())
+	}
+	return d
+}
+
+func (d *daemon) token() string {
+	b, err := os.ReadFile(filepath.Join(d.data, "admin.token"))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// get returns the status and body of an authenticated GET.
+func (d *daemon) get(path string) (int, string) {
+	d.t.Helper()
+	return d.do("GET", path, "")
+}
+
+func (d *daemon) do(method, path, body string) (int, string) {
+	d.t.Helper()
+	req, _ := http.NewRequest(method, d.url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+d.token())
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// cli runs the binary as a client of this daemon.
+func (d *daemon) cli(args ...string) (string, error) {
+	cmd := exec.Command(semaphoredBinary(d.t), args...)
+	cmd.Env = append(os.Environ(), "SEMAPHORED_SERVER="+d.url, "SEMAPHORED_DATA="+d.data)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestServeQuickstart(t *testing.T) {
+	testenv.LookTool(t, "python3")
+	d := startDaemon(t, copyDir(t, "../../examples/quickstart"), "")
+	if code, body := d.get("/healthz"); code != 200 || body != "ok\n" {
+		t.Fatalf("/healthz: %d %q", code, body)
+	}
+	waitUntil(t, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
+
+	if fi, err := os.Stat(filepath.Join(d.data, "admin.token")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin.token: %v, mode %v", err, fi.Mode())
+	}
+	code, body := d.get("/api/v1/projects/quickstart/templates")
+	if code != 200 || !strings.Contains(body, `"hello"`) || !strings.Contains(body, `"app":"bash"`) {
+		t.Fatalf("templates: %d %s", code, body)
+	}
+
+	// A task through the CLI, waited for, its log on stdout.
+	out, err := d.cli("run", "quickstart/hello", "--wait")
+	if err != nil {
+		t.Fatalf("run --wait: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "Hello from semaphored") {
+		t.Fatalf("run --wait output lacks the script's greeting:\n%s", out)
+	}
+	out, err = d.cli("run", "quickstart/report", "--wait")
+	if err != nil {
+		t.Fatalf("run report --wait: %v\n%s", err, out)
+	}
+	out, err = d.cli("tasks")
+	if err != nil || !strings.Contains(out, "hello") || !strings.Contains(out, "success") {
+		t.Fatalf("tasks: %v\n%s", err, out)
+	}
+
+	// Unauthenticated and unknown.
+	resp, err := http.Get(d.url + "/api/v1/tasks")
+	if err != nil || resp.StatusCode != 401 {
+		t.Fatalf("no token: %v %v", err, resp.Status)
+	}
+	resp.Body.Close()
+	if code, _ := d.get("/api/v1/tasks/999999"); code != 404 {
+		t.Fatalf("unknown task: got %d, want 404", code)
+	}
+
+	// /metrics passes promtool's lint.
+	resp, err = http.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"semaphored_config_syncs_total", "semaphored_config_last_success_timestamp_seconds", "semaphored_config_active_revision_info", "semaphored_build_info", `semaphored_tasks_total{project="quickstart",status="success",template="hello"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	promtool := testenv.LookTool(t, "promtool")
+	check := exec.Command(promtool, "check", "metrics")
+	check.Stdin = bytes.NewReader(metrics)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+
+	// SIGTERM: a clean, prompt exit.
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.exited:
+		d.exited <- err
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("daemon did not stop within 15s of SIGTERM")
+	}
+}
+
+const crashConfig = `project: crash
+repositories:
+  here:
+    url: .
+templates:
+  slow:
+    app: bash
+    repository: here
+    script: slow.sh
+  quick:
+    app: bash
+    repository: here
+    script: quick.sh
+`
+
+// TestKill9MidJob kills the daemon while a job runs, restarts it on the
+// same data, and checks the task is interrupted with its log kept, and a
+// task that was waiting runs.
+func TestKill9MidJob(t *testing.T) {
+	cfg := t.TempDir()
+	os.WriteFile(filepath.Join(cfg, "crash.yaml"), []byte(crashConfig), 0o644)
+	os.WriteFile(filepath.Join(cfg, "settings.yaml"), []byte("settings:\n  max_parallel_tasks: 1\n"), 0o644)
+	os.WriteFile(filepath.Join(cfg, "slow.sh"), []byte("for i in $(seq 1 5); do echo line $i; done\nsleep 301.4159\n"), 0o755)
+	os.WriteFile(filepath.Join(cfg, "quick.sh"), []byte("echo quick done\n"), 0o755)
+	d := startDaemon(t, cfg, "")
+	t.Cleanup(func() { killMatching("301.4159") })
+	waitUntil(t, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
+
+	code, body := d.do("POST", "/api/v1/projects/crash/templates/slow/tasks", "{}")
+	if code != 201 {
+		t.Fatalf("create slow: %d %s", code, body)
+	}
+	var slow struct{ ID uint64 }
+	json.Unmarshal([]byte(body), &slow)
+	waitUntil(t, "the slow task's 5 lines", 20*time.Second, func() bool {
+		_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", slow.ID))
+		return strings.Contains(log, "line 5")
+	})
+	code, body = d.do("POST", "/api/v1/projects/crash/templates/quick/tasks", "{}")
+	if code != 201 {
+		t.Fatalf("create quick: %d %s", code, body)
+	}
+	var quick struct{ ID uint64 }
+	json.Unmarshal([]byte(body), &quick)
+
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	d.exited <- nil
+
+	d2 := startDaemon(t, cfg, d.data)
+	waitUntil(t, "the quick task to succeed after restart", 20*time.Second, func() bool {
+		_, b := d2.get(fmt.Sprintf("/api/v1/tasks/%d", quick.ID))
+		return strings.Contains(b, `"status":"success"`)
+	})
+	_, b := d2.get(fmt.Sprintf("/api/v1/tasks/%d", slow.ID))
+	if !strings.Contains(b, `"status":"interrupted"`) {
+		t.Fatalf("slow task after restart: %s", b)
+	}
+	_, log := d2.get(fmt.Sprintf("/api/v1/tasks/%d/log", slow.ID))
+	for i := 1; i <= 5; i++ {
+		if !strings.Contains(log, fmt.Sprintf("line %d\n", i)) {
+			t.Fatalf("slow task's log lost line %d:\n%s", i, log)
+		}
+	}
+}
+
+// killMatching kills the processes whose command line contains marker: the
+// job a SIGKILLed daemon leaves behind (a supervisor's cgroup would).
+func killMatching(marker string) {
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(b, []byte(marker)) {
+			continue
+		}
+		var pid int
+		fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+		if pid != os.Getpid() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
