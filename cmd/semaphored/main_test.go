@@ -64,8 +64,8 @@ func TestMain(m *testing.M) {
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	err := run(context.Background(), args, &out, &errb)
-	return out.String(), errb.String(), exitCode(err, &errb)
+	code = exitCode(run(context.Background(), args, &out, &errb), &errb)
+	return out.String(), errb.String(), code
 }
 
 func golden(t *testing.T, name, got string) {
