@@ -1,7 +1,7 @@
 package runner
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,38 +18,100 @@ type sinkError struct{ err error }
 func (e *sinkError) Error() string { return e.err.Error() }
 func (e *sinkError) Unwrap() error { return e.err }
 
+// lineSplitter cuts a byte stream into lines and passes each, masked, to
+// the sink. It is used by one goroutine.
+type lineSplitter struct {
+	mask *masker
+	sink Sink
+	cur  []byte // the unfinished line, at most maxLine bytes
+	// split is set when the last line passed on was a maxLine piece of a
+	// longer line, so that a newline right after it is not an empty line.
+	split bool
+}
+
+func (s *lineSplitter) emit(t time.Time, b []byte, split bool) error {
+	if s.split && !split && len(b) == 0 {
+		s.split = false
+		return nil
+	}
+	s.split = split
+	if err := s.sink.WriteLine(t, s.mask.Mask(string(b))); err != nil {
+		return &sinkError{err: err}
+	}
+	return nil
+}
+
+// write handles one chunk read at time t.
+func (s *lineSplitter) write(t time.Time, data []byte) error {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i >= 0 && len(s.cur) == 0 && i <= maxLine {
+			// The common case: a whole line inside the chunk.
+			line := data[:i]
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			if err := s.emit(t, line, false); err != nil {
+				return err
+			}
+			data = data[i+1:]
+			continue
+		}
+		seg := data
+		if i >= 0 {
+			seg = data[:i]
+		}
+		for len(seg) > 0 {
+			if len(s.cur) == maxLine {
+				if err := s.emit(t, s.cur, true); err != nil {
+					return err
+				}
+				s.cur = s.cur[:0]
+			}
+			n := min(maxLine-len(s.cur), len(seg))
+			s.cur = append(s.cur, seg[:n]...)
+			seg = seg[n:]
+		}
+		if i < 0 {
+			return nil
+		}
+		line := s.cur
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if err := s.emit(t, line, false); err != nil {
+			return err
+		}
+		s.cur = s.cur[:0]
+		data = data[i+1:]
+	}
+	return nil
+}
+
 // copyLines reads r until EOF and passes each line, masked and stamped
 // with the time it was read, to sink in order. A line is ended by "\n"
 // (a preceding "\r" is dropped) or by EOF; a line longer than maxLine is
-// passed as several pieces of at most maxLine bytes. It returns nil at EOF,
-// a *sinkError when the sink failed, or the read error.
+// passed as pieces of maxLine bytes. It returns nil at EOF, a *sinkError
+// when the sink failed, or the read error.
 func copyLines(r io.Reader, m *masker, sink Sink) error {
-	br := bufio.NewReaderSize(r, maxLine)
-	split := false // the previous piece was a full buffer without newline
+	s := &lineSplitter{mask: m, sink: sink}
+	buf := make([]byte, 64<<10)
 	for {
-		b, err := br.ReadSlice('\n')
-		if len(b) > 0 {
-			full := errors.Is(err, bufio.ErrBufferFull)
-			hadNL := b[len(b)-1] == '\n'
-			if hadNL {
-				b = b[:len(b)-1]
-				if len(b) > 0 && b[len(b)-1] == '\r' {
-					b = b[:len(b)-1]
-				}
-			}
-			// A newline (or "\r\n") that directly follows a split piece
-			// ends that line; it is not an empty line of its own.
-			if !(split && hadNL && len(b) == 0) {
-				if werr := sink.WriteLine(time.Now(), m.Mask(string(b))); werr != nil {
-					return &sinkError{err: werr}
-				}
-			}
-			split = full
-			if full {
-				continue
+		n, err := r.Read(buf)
+		if n > 0 {
+			// One timestamp per read: every line completed by this read
+			// arrived at the same moment.
+			if werr := s.write(time.Now(), buf[:n]); werr != nil {
+				return werr
 			}
 		}
 		if err != nil {
+			if len(s.cur) > 0 {
+				if werr := s.emit(time.Now(), s.cur, false); werr != nil {
+					return werr
+				}
+				s.cur = s.cur[:0]
+			}
 			if errors.Is(err, io.EOF) {
 				return nil
 			}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"net/url"
 	"sort"
 	"strings"
@@ -9,9 +10,23 @@ import (
 
 // masker replaces secret values in output lines with "***". It is built
 // once per run and is safe for concurrent use.
+//
+// Most lines hold no secret, so a prefilter answers "no match" without
+// allocating (a Wu-Manber style block filter): with m the length of the
+// shortest pattern of at least 4 bytes, every 4-byte block of every such
+// pattern at offsets 0..m-4 is hashed into a 64 Kibit set; any occurrence
+// of a pattern then covers a block of the line starting at a multiple of
+// m-3, so only those blocks are looked up. A line is handed to the
+// replacer only when one of them is in the set or it contains one of the
+// (rare) patterns shorter than 4 bytes.
 type masker struct {
-	r *strings.Replacer // nil when there is nothing to mask
+	r      *strings.Replacer // nil when there is nothing to mask
+	short  []string          // patterns shorter than 4 bytes
+	set    *[1 << 10]uint64  // hashes of 4-byte blocks of the others
+	stride int               // m-3; 0 when there is no long pattern
 }
+
+func hash4(v uint32) uint32 { return (v * 0x9E3779B1) >> 16 }
 
 // maskPatterns returns every string that must not appear in output for the
 // given secrets, longest first and without duplicates: each non-empty
@@ -70,12 +85,53 @@ func newMasker(secrets []string) *masker {
 	for _, p := range pats {
 		pairs = append(pairs, p, "***")
 	}
-	return &masker{r: strings.NewReplacer(pairs...)}
+	m := &masker{r: strings.NewReplacer(pairs...), set: new([1 << 10]uint64)}
+	minLen := 0
+	for _, p := range pats {
+		if len(p) < 4 {
+			m.short = append(m.short, p)
+		} else if minLen == 0 || len(p) < minLen {
+			minLen = len(p)
+		}
+	}
+	if minLen == 0 {
+		return m
+	}
+	m.stride = minLen - 3
+	for _, p := range pats {
+		if len(p) < 4 {
+			continue
+		}
+		for off := 0; off <= minLen-4; off++ {
+			h := hash4(binary.LittleEndian.Uint32([]byte(p[off : off+4])))
+			m.set[h>>6] |= 1 << (h & 63)
+		}
+	}
+	return m
+}
+
+// mayMatch reports whether line may contain a pattern; false is exact.
+func (m *masker) mayMatch(line string) bool {
+	for _, p := range m.short {
+		if strings.Contains(line, p) {
+			return true
+		}
+	}
+	if m.stride == 0 {
+		return false
+	}
+	for i := 0; i+4 <= len(line); i += m.stride {
+		h := hash4(uint32(line[i]) | uint32(line[i+1])<<8 | uint32(line[i+2])<<16 | uint32(line[i+3])<<24)
+		if m.set[h>>6]&(1<<(h&63)) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Mask returns line with every secret form replaced by "***".
 func (m *masker) Mask(line string) string {
-	if m.r == nil {
+	if m.r == nil || !m.mayMatch(line) {
 		return line
 	}
 	return m.r.Replace(line)
