@@ -14,11 +14,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // Auth holds clear credentials for one repository; resolved by the caller
@@ -69,10 +72,20 @@ type Cache struct {
 }
 
 // entry is one cached repository. sem (capacity 1) is its lock; repo is
-// the open clone, valid only while sem is held.
+// the open clone and st its storage (which keeps pack files open), both
+// used only while sem is held.
 type entry struct {
 	sem  chan struct{}
 	repo *git.Repository
+	st   *filesystem.Storage
+}
+
+// drop closes the open clone, if any.
+func (e *entry) drop() {
+	if e.st != nil {
+		_ = e.st.Close()
+	}
+	e.repo, e.st = nil, nil
 }
 
 // New returns a cache rooted at dir (created when missing).
@@ -258,22 +271,26 @@ func (c *Cache) withRepo(ctx context.Context, name string, r remote, auth Auth, 
 	path := filepath.Join(c.dir, key)
 	for attempt := 0; ; attempt++ {
 		if e.repo == nil {
-			repo, err := c.open(path)
+			repo, st, err := openClone(path)
 			if err != nil {
 				op.log.Warn("git cache unreadable, cloning again", "dir", path, "error", scrub.scrub(err.Error()))
 				if err := os.RemoveAll(path); err != nil {
 					return newError("open", r.redacted, scrub, err)
 				}
-				repo = nil
 			}
-			e.repo = repo
+			e.repo, e.st = repo, st
 		}
 		op.repo, op.fresh = e.repo, false
 		if op.repo == nil {
-			if err := op.clone(ctx, path); err != nil {
+			if err := op.clone(path); err != nil {
 				return err
 			}
-			e.repo, op.fresh = op.repo, true
+			repo, st, err := openClone(path)
+			if err != nil || repo == nil {
+				return newError("clone", r.redacted, scrub, fmt.Errorf("open new clone: %w", err))
+			}
+			e.repo, e.st = repo, st
+			op.repo, op.fresh = repo, true
 		}
 		err := fn(ctx, op)
 		var corrupt *corruptError
@@ -284,7 +301,7 @@ func (c *Cache) withRepo(ctx context.Context, name string, r remote, auth Auth, 
 			return nil
 		}
 		op.log.Warn("git cache corrupted, cloning again", "dir", path, "error", scrub.scrub(err.Error()))
-		e.repo = nil
+		e.drop()
 		if err := os.RemoveAll(path); err != nil {
 			return newError("open", r.redacted, scrub, err)
 		}
@@ -312,29 +329,40 @@ func (c *Cache) lock(ctx context.Context, key string) (*entry, error) {
 // dropped, since its state is unknown.
 func (c *Cache) unlock(e *entry, dropRepo bool) {
 	if dropRepo {
-		e.repo = nil
+		e.drop()
 	}
 	<-e.sem
 }
 
-// open opens the bare clone at path, or returns nil when there is none.
-// An existing directory that is not a readable repository is an error.
-func (c *Cache) open(path string) (*git.Repository, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+// openClone opens the bare clone at path, or returns nils when there is
+// none. An existing path that is not a readable repository is an error.
+// The storage keeps pack files open between operations (the hot path reads
+// many objects); the caller closes it.
+func openClone(path string) (*git.Repository, *filesystem.Storage, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
 	}
-	repo, err := git.PlainOpen(path)
 	if err != nil {
-		return nil, fmt.Errorf("open clone: %w", err)
+		return nil, nil, fmt.Errorf("open clone: %w", err)
 	}
-	return repo, nil
+	if !fi.IsDir() {
+		return nil, nil, fmt.Errorf("open clone: %s is not a directory", path)
+	}
+	st := filesystem.NewStorageWithOptions(osfs.New(path), cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
+	repo, err := git.Open(st, nil)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, fmt.Errorf("open clone: %w", err)
+	}
+	return repo, st, nil
 }
 
-// clone creates the bare clone at path: initialised in a temporary
-// directory, then renamed into place, so a crash never leaves a
-// half-made clone under the final name. The first fetch happens later, in
-// the operation, and brings what it needs.
-func (op *operation) clone(ctx context.Context, path string) error {
+// clone creates an empty bare clone at path: initialised in a temporary
+// directory, then renamed into place, so a crash never leaves a half-made
+// clone under the final name. The operation's fetch then brings what it
+// needs; a clone whose objects were lost halfway is detected on use.
+func (op *operation) clone(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return newError("clone", op.r.redacted, op.scrub, err)
 	}
@@ -349,11 +377,6 @@ func (op *operation) clone(ctx context.Context, path string) error {
 		_ = os.RemoveAll(tmp)
 		return newError("clone", op.r.redacted, op.scrub, err)
 	}
-	repo, err := git.PlainOpen(path)
-	if err != nil {
-		return newError("clone", op.r.redacted, op.scrub, err)
-	}
-	op.repo = repo
 	op.log.Info("git cache created", "dir", path)
 	return nil
 }
@@ -607,6 +630,23 @@ func isFullSHA(s string) bool {
 func validBranch(b string) error {
 	if strings.HasPrefix(b, "refs/") || strings.ContainsAny(b, "*:^~?[\\ \t\n") || strings.Contains(b, "..") || strings.HasPrefix(b, "-") || strings.HasPrefix(b, "+") {
 		return invalidf("branch name %q", b)
+	}
+	return nil
+}
+
+// Close releases the files the cache keeps open. Operations still running
+// finish first; the cache must not be used afterwards.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	entries := make([]*entry, 0, len(c.entries))
+	for _, e := range c.entries {
+		entries = append(entries, e)
+	}
+	c.mu.Unlock()
+	for _, e := range entries {
+		e.sem <- struct{}{}
+		e.drop()
+		<-e.sem
 	}
 	return nil
 }

@@ -21,7 +21,9 @@ import (
 // newCache returns a cache in a temporary directory whose logs go to t.
 func newCache(t testing.TB, timeout time.Duration) *gitcache.Cache {
 	t.Helper()
-	return gitcache.New(t.TempDir(), gitcache.Options{Timeout: timeout, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	c := gitcache.New(t.TempDir(), gitcache.Options{Timeout: timeout, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 type testWriter struct{ t testing.TB }

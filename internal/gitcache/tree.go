@@ -87,21 +87,22 @@ func writeCommit(ctx context.Context, repo *git.Repository, commit *object.Commi
 		return fmt.Errorf("open destination: %w", err)
 	}
 	defer root.Close()
-	w := treeWriter{ctx: ctx, repo: repo, root: root, log: log, buf: make([]byte, 32*1024)}
-	return w.write(tree, "")
+	w := treeWriter{ctx: ctx, repo: repo, log: log, buf: make([]byte, 32*1024)}
+	return w.write(root, tree, "")
 }
 
-// treeWriter writes trees through an os.Root, so no path can leave dst and
-// no symlink written earlier can be written through.
+// treeWriter writes trees through an os.Root per directory, so no path can
+// leave dst, no symlink written earlier can be written through, and each
+// file costs one openat.
 type treeWriter struct {
 	ctx  context.Context
 	repo *git.Repository
-	root *os.Root
 	log  *slog.Logger
 	buf  []byte
 }
 
-func (w *treeWriter) write(tree *object.Tree, dir string) error {
+// write writes tree into the directory root, which is dir relative to dst.
+func (w *treeWriter) write(root *os.Root, tree *object.Tree, dir string) error {
 	for _, e := range tree.Entries {
 		if err := w.ctx.Err(); err != nil {
 			return err
@@ -112,22 +113,28 @@ func (w *treeWriter) write(tree *object.Tree, dir string) error {
 		name := path.Join(dir, e.Name)
 		switch e.Mode {
 		case filemode.Dir:
-			if err := w.root.Mkdir(name, 0o755); err != nil {
-				return fmt.Errorf("write %s: %w", name, err)
-			}
 			sub, err := object.GetTree(w.repo.Storer, e.Hash)
 			if err != nil {
 				return &corruptError{fmt.Errorf("tree %s: %w", name, err)}
 			}
-			if err := w.write(sub, name); err != nil {
+			if err := root.Mkdir(e.Name, 0o755); err != nil {
+				return fmt.Errorf("write %s: %w", name, err)
+			}
+			subRoot, err := root.OpenRoot(e.Name)
+			if err != nil {
+				return fmt.Errorf("write %s: %w", name, err)
+			}
+			err = w.write(subRoot, sub, name)
+			subRoot.Close()
+			if err != nil {
 				return err
 			}
 		case filemode.Regular, filemode.Deprecated:
-			if err := w.file(name, e, 0o644); err != nil {
+			if err := w.file(root, name, e, 0o644); err != nil {
 				return err
 			}
 		case filemode.Executable:
-			if err := w.file(name, e, 0o755); err != nil {
+			if err := w.file(root, name, e, 0o755); err != nil {
 				return err
 			}
 		case filemode.Symlink:
@@ -135,7 +142,7 @@ func (w *treeWriter) write(tree *object.Tree, dir string) error {
 			if err != nil {
 				return err
 			}
-			if err := w.root.Symlink(string(target), name); err != nil {
+			if err := root.Symlink(string(target), e.Name); err != nil {
 				return fmt.Errorf("write symlink %s: %w", name, err)
 			}
 		case filemode.Submodule:
@@ -164,7 +171,7 @@ func (w *treeWriter) blobBytes(name string, e object.TreeEntry) ([]byte, error) 
 	return b, nil
 }
 
-func (w *treeWriter) file(name string, e object.TreeEntry, perm os.FileMode) error {
+func (w *treeWriter) file(root *os.Root, name string, e object.TreeEntry, perm os.FileMode) error {
 	blob, err := object.GetBlob(w.repo.Storer, e.Hash)
 	if err != nil {
 		return &corruptError{fmt.Errorf("blob %s: %w", name, err)}
@@ -175,7 +182,7 @@ func (w *treeWriter) file(name string, e object.TreeEntry, perm os.FileMode) err
 	}
 	defer rd.Close()
 	// O_EXCL: never open an existing path, in particular not a symlink.
-	f, err := w.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	f, err := root.OpenFile(e.Name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
