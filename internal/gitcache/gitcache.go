@@ -69,6 +69,7 @@ type Cache struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
+	closed  bool
 }
 
 // entry is one cached repository. sem (capacity 1) is its lock; repo is
@@ -328,7 +329,10 @@ func (c *Cache) lock(ctx context.Context, key string) (*entry, error) {
 // unlock releases e; after an abandoned network call the open clone is
 // dropped, since its state is unknown.
 func (c *Cache) unlock(e *entry, dropRepo bool) {
-	if dropRepo {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if dropRepo || closed {
 		e.drop()
 	}
 	<-e.sem
@@ -634,19 +638,24 @@ func validBranch(b string) error {
 	return nil
 }
 
-// Close releases the files the cache keeps open. Operations still running
-// finish first; the cache must not be used afterwards.
+// Close releases the files the cache keeps open. It does not wait: a clone
+// still in use (for example by a network call abandoned on timeout) is
+// released when that use ends. The cache must not be used afterwards.
 func (c *Cache) Close() error {
 	c.mu.Lock()
+	c.closed = true
 	entries := make([]*entry, 0, len(c.entries))
 	for _, e := range c.entries {
 		entries = append(entries, e)
 	}
 	c.mu.Unlock()
 	for _, e := range entries {
-		e.sem <- struct{}{}
-		e.drop()
-		<-e.sem
+		select {
+		case e.sem <- struct{}{}:
+			e.drop()
+			<-e.sem
+		default:
+		}
 	}
 	return nil
 }
