@@ -171,8 +171,7 @@ func (e *Engine) prepare(ctx context.Context, t state.Task, lw *logWriter, taskD
 		if t.Workspace != "" {
 			spec.Terraform.Workspace = t.Workspace
 		}
-		// TODO(runner): set spec.Terraform.StateDir = e.tfStateDir(t) once
-		// runner.TerraformSpec has the StateDir field.
+		spec.Terraform.StateDir = e.tfStateDir(t)
 		if err := os.MkdirAll(e.tfStateDir(t), 0o700); err != nil {
 			return spec, commit, fmt.Errorf("create terraform state directory: %w", err)
 		}
@@ -240,8 +239,18 @@ func (e *Engine) prepareAnsible(ctx context.Context, p *config.Project, tmpl *co
 			if _, err := e.checkout(ctx, p, r, "", r.Branch, dir, sec, lw); err != nil {
 				return fmt.Errorf("inventory %s: %w", inv.Name, err)
 			}
-			// The runner joins relative paths with RepoDir; this one is absolute.
-			a.InventoryPath = filepath.Join(dir, inv.Path)
+			// The runner only reads inventory files inside RepoDir: the
+			// file of another repository is handed over as its text.
+			if !filepath.IsLocal(inv.Path) {
+				return fmt.Errorf("inventory %s: path %q is not inside repository %s", inv.Name, inv.Path, r.Name)
+			}
+			text, err := os.ReadFile(filepath.Join(dir, inv.Path))
+			if err != nil {
+				return fmt.Errorf("inventory %s: read %s of repository %s: %w", inv.Name, inv.Path, r.Name, err)
+			}
+			a.InventoryText = string(text)
+			ext := strings.ToLower(filepath.Ext(inv.Path))
+			a.InventoryYAML = ext == ".yml" || ext == ".yaml"
 		}
 		if inv.SSHKey != "" {
 			k := p.Keys[inv.SSHKey]
