@@ -652,3 +652,38 @@ func findValue(n *yaml.Node, key string, depth int) *yaml.Node {
 	}
 	return nil
 }
+
+// expandedSize counts the nodes n expands to with every alias followed,
+// stopping at limit+1. Aliases point at anchored nodes only, so memoizing
+// those makes it linear in the distinct nodes: an alias bomb is measured
+// without being expanded. An alias inside its own anchor counts as too
+// large.
+func expandedSize(n *yaml.Node, limit int, memo map[*yaml.Node]int) int {
+	if n == nil {
+		return 0
+	}
+	if n.Anchor != "" {
+		if v, ok := memo[n]; ok {
+			if v < 0 {
+				return limit + 1
+			}
+			return v
+		}
+		memo[n] = -1
+	}
+	total := 1
+	if n.Kind == yaml.AliasNode {
+		total += expandedSize(n.Alias, limit, memo)
+	}
+	for _, c := range n.Content {
+		if total > limit {
+			break
+		}
+		total += expandedSize(c, limit, memo)
+	}
+	total = min(total, limit+1)
+	if n.Anchor != "" {
+		memo[n] = total
+	}
+	return total
+}

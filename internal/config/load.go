@@ -364,13 +364,23 @@ func parseFile(name string, data []byte) parsed {
 	return out
 }
 
-// parseAll parses the files on up to GOMAXPROCS goroutines, which end
-// before it returns.
+// parseAll parses the files, on up to GOMAXPROCS goroutines for large
+// trees; the goroutines end before it returns.
 func parseAll(files []file) []parsed {
 	out := make([]parsed, len(files))
+	workers := min(runtime.GOMAXPROCS(0), len(files)/8)
+	if workers <= 1 {
+		// Small trees parse inline: goroutines would cost more than they save.
+		for i, f := range files {
+			if f.err == nil {
+				out[i] = parseFile(f.name, f.data)
+			}
+		}
+		return out
+	}
 	work := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(files)) {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -392,6 +402,10 @@ func parseAll(files []file) []parsed {
 func (l *loader) loadFile(name string, doc parsed) {
 	l.errs.list = append(l.errs.list, doc.errs...)
 	if doc.root == nil {
+		return
+	}
+	if expandedSize(doc.root, maxNodeVisits, map[*yaml.Node]int{}) > maxNodeVisits {
+		l.errs.add(Pos{File: name, Line: 1, Col: 1}, "", "anchors and aliases expand to more than %d nodes; refusing an alias bomb", maxNodeVisits)
 		return
 	}
 	d := &decoder{file: name, errs: &l.errs, fieldPos: l.fieldPos, nodes: l.nodes, bad: l.bad, fields: l.fields, keep: &l.keep}
