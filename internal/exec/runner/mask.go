@@ -62,12 +62,8 @@ func maskPatterns(secrets []string) []string {
 		add(base64.RawStdEncoding.EncodeToString(b))
 		add(base64.URLEncoding.EncodeToString(b))
 		add(base64.RawURLEncoding.EncodeToString(b))
-		if q := url.QueryEscape(s); !strings.ContainsAny(q, "\r\n") {
-			add(q)
-		}
-		if p := url.PathEscape(s); !strings.ContainsAny(p, "\r\n") {
-			add(p)
-		}
+		add(url.QueryEscape(s))
+		add(url.PathEscape(s))
 	}
 	// Longest first: strings.Replacer prefers the earlier pattern at a
 	// position, so a secret that contains another one is masked whole.

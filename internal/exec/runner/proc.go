@@ -36,6 +36,7 @@ func (r *run) proc(dir string, argv []string, env []string) (int, *Result) {
 		return -1, errResult(fmt.Errorf("create output pipe: %w", err))
 	}
 	defer pr.Close()
+	growPipe(pr)
 	cmd := &exec.Cmd{
 		Path:        argv[0],
 		Args:        argv,
@@ -172,4 +173,21 @@ func waitExitNoReap(pid int) {
 
 func errResult(err error) *Result {
 	return &Result{Status: Error, ExitCode: -1, Message: err.Error()}
+}
+
+// pipeSize is the capacity asked for the output pipe: a larger buffer lets
+// a fast writer run on while the reader is busy, with fewer wake-ups.
+const pipeSize = 1 << 20
+
+// growPipe raises the capacity of the pipe f reads from; failing (e.g.
+// above /proc/sys/fs/pipe-max-size for non-root) keeps the default.
+func growPipe(f *os.File) {
+	const fSETPIPESZ = 1031
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, fd, fSETPIPESZ, pipeSize)
+	})
 }

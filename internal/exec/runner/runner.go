@@ -1,7 +1,3 @@
-// Package runner runs one app process for one task: it builds the app's
-// deterministic argument list, writes the run's secret files into a private
-// directory, starts the process in its own process group, captures its
-// output line by line with secrets masked, and enforces timeout and stop.
 package runner
 
 import (
