@@ -54,6 +54,7 @@ func TestCheckoutHTTPBasicAuth(t *testing.T) {
 				}
 				return
 			}
+			t.Logf("error: %v", err)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("got error %v, want %v", err, tt.wantErr)
 			}
@@ -134,6 +135,7 @@ func TestCheckoutSSH(t *testing.T) {
 				equalTrees(t, readTree(t, dst), map[string]string{"play.yml": "- hosts: all\n"})
 				return
 			}
+			t.Logf("error: %v", err)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("got error %v, want %v", err, tt.wantErr)
 			}

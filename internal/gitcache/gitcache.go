@@ -21,6 +21,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -402,13 +404,45 @@ func (op *operation) net(ctx context.Context, name string, fn func(context.Conte
 			return newError(name, op.r.redacted, op.scrub, fmt.Errorf("%w (%v)", ctx.Err(), err))
 		}
 		if err != nil {
-			return newError(name, op.r.redacted, op.scrub, err)
+			return newError(name, op.r.redacted, op.scrub, op.explain(err))
 		}
 		return nil
 	case <-ctx.Done():
 		op.detach = done
 		return newError(name, op.r.redacted, op.scrub, fmt.Errorf("%w: gave up after %v", ctx.Err(), op.c.timeout))
 	}
+}
+
+// explain rewrites go-git's terse authentication errors into ones that say
+// what happened; other errors pass unchanged.
+func (op *operation) explain(err error) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired) && op.auth == nil:
+		return fmt.Errorf("%w: the server requires credentials and none were given", ErrAuth)
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%w: the server refused the credentials (user %q)", ErrAuth, authUser(op.auth))
+	case strings.Contains(err.Error(), "ssh: unable to authenticate"):
+		// x/crypto/ssh reports a refused key only as text.
+		return fmt.Errorf("%w: the ssh server refused the key for user %q", ErrAuth, authUser(op.auth))
+	case errors.As(err, new(git.NoMatchingRefSpecError)):
+		return fmt.Errorf("%w on the remote: %v", ErrNotFound, err)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return fmt.Errorf("repository %w (or no access to it)", ErrNotFound)
+	}
+	return err
+}
+
+// authUser names the user of an auth method, never its secret.
+func authUser(a transport.AuthMethod) string {
+	switch a := a.(type) {
+	case *githttp.BasicAuth:
+		return a.Username
+	case *knownHostsAuth:
+		return a.User
+	case *gitssh.PublicKeys:
+		return a.User
+	}
+	return ""
 }
 
 // fetch brings refspecs from the remote into the clone.

@@ -207,3 +207,42 @@ func TestCorruptedCacheRecovers(t *testing.T) {
 		})
 	}
 }
+
+func TestRemoteErrors(t *testing.T) {
+	s, _ := serveRepo(t, map[string]string{"a.txt": "one\n"})
+	// A port nothing listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := l.Addr().String()
+	l.Close()
+	tests := []struct {
+		name          string
+		url, branch   string
+		wantErr       error
+		wantTransient bool
+	}{
+		{name: "unknown repository", url: s.srv.URL + "/missing", branch: "main", wantErr: gitcache.ErrNotFound},
+		{name: "unknown branch", url: s.url, branch: "nope", wantErr: gitcache.ErrNotFound},
+		{name: "bad branch name", url: s.url, branch: "a:b", wantErr: gitcache.ErrInvalid},
+		{name: "connection refused", url: "http://" + closedAddr + "/repo", branch: "main", wantTransient: true},
+		{name: "unsupported scheme", url: "ftp://example.com/repo", branch: "main", wantErr: gitcache.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCache(t, 10*time.Second)
+			_, err := c.Resolve(context.Background(), tt.url, gitcache.Auth{}, tt.branch)
+			t.Logf("error: %v", err)
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("got error %v, want %v", err, tt.wantErr)
+			}
+			if got := gitcache.IsTransient(err); got != tt.wantTransient {
+				t.Errorf("IsTransient(%v): got %v, want %v", err, got, tt.wantTransient)
+			}
+		})
+	}
+}
