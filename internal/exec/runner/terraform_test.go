@@ -225,3 +225,60 @@ func TestTerraformFailure(t *testing.T) {
 		t.Fatalf("got %+v, want failure of init with code 1; output:\n%s", res, sink.joined())
 	}
 }
+
+// TestTerraformApprovalInterrupted stops or times out a run that waits for
+// approval: the hook sees its context end and no apply runs.
+func TestTerraformApprovalInterrupted(t *testing.T) {
+	bin := testenv.LookTool(t, "tofu")
+	cliConfig := filepath.Join(t.TempDir(), "empty.tfrc")
+	if err := os.WriteFile(cliConfig, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		stop    bool
+		want    Result
+	}{
+		{"stopped while waiting", 0, true, Result{Status: Stopped, ExitCode: -1, Message: "stopped"}},
+		{"timed out while waiting", 3 * time.Second, false, Result{Status: Error, ExitCode: -1, Message: "timed out after 3s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			waiting := make(chan struct{})
+			hooks := Hooks{AwaitApproval: func(ctx context.Context) (bool, error) {
+				close(waiting)
+				<-ctx.Done()
+				return false, ctx.Err()
+			}}
+			spec := Spec{
+				App: config.AppTofu, RepoDir: tfCheckout(t), Entry: "infra",
+				PrivateDir: filepath.Join(t.TempDir(), "private"),
+				CacheDir:   filepath.Join(t.TempDir(), "cache"),
+				Env:        map[string]string{"TF_CLI_CONFIG_FILE": cliConfig, "PATH": filepath.Dir(bin) + ":" + os.Getenv("PATH")},
+				Timeout:    tt.timeout,
+			}
+			spec.Terraform.RequireApproval = true
+			done := make(chan Result, 1)
+			sink := newMemSink("")
+			go func() { done <- Run(ctx, spec, sink, hooks) }()
+			select {
+			case <-waiting:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("never asked for approval:\n%s", sink.joined())
+			}
+			if tt.stop {
+				cancel()
+			}
+			res := <-done
+			if res != tt.want {
+				t.Fatalf("got %+v, want %+v", res, tt.want)
+			}
+			if strings.Contains(sink.joined(), " apply ") {
+				t.Errorf("got an apply after an interrupted approval")
+			}
+		})
+	}
+}
