@@ -68,10 +68,13 @@ func BenchmarkLoad100x100(b *testing.B) {
 
 func TestBigTreeLoads(t *testing.T) {
 	dir := t.TempDir()
-	writeBigTree(t, dir, 5, 30)
+	writeBigTree(t, dir, 12, 30) // 24 files: parsed on several goroutines
 	c, err := Load(dir, LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := len(c.Projects); got != 12 {
+		t.Errorf("got %d projects, want 12", got)
 	}
 	if got := len(c.Projects["p004"].Templates); got != 30 {
 		t.Errorf("got %d templates, want 30", got)

@@ -560,8 +560,44 @@ func TestLookups(t *testing.T) {
 	if got := c.ProjectNames(); !reflect.DeepEqual(got, []string{"infra", "web"}) {
 		t.Errorf("ProjectNames: got %v, want [infra web]", got)
 	}
-	if !ScopeAdmin.Includes(ScopeRun) || ScopeRead.Includes(ScopeRun) || !ScopeRun.Includes(ScopeRead) {
+	if !ScopeAdmin.Includes(ScopeRun) || ScopeRead.Includes(ScopeRun) || !ScopeRun.Includes(ScopeRead) || ScopeAdmin.Includes("bogus") {
 		t.Errorf("scope inclusion is wrong")
+	}
+	if !tpl.Allows(OverrideLimit) || tpl.Allows(OverrideWorkspace) {
+		t.Errorf("deploy Allows: got limit %v workspace %v, want true false", tpl.Allows(OverrideLimit), tpl.Allows(OverrideWorkspace))
+	}
+	if inv := p.InventoryOf(tpl); inv == nil || inv.Name != "prod" {
+		t.Errorf("InventoryOf(deploy): got %v, want prod", inv)
+	}
+	if env := p.EnvironmentOf(tpl); env == nil || env.Name != "prod" {
+		t.Errorf("EnvironmentOf(deploy): got %v, want prod", env)
+	}
+	_, report, _ := c.Template("web", "report")
+	if p.InventoryOf(report) != nil || p.EnvironmentOf(report) != nil {
+		t.Errorf("report: got an inventory or environment, want none")
+	}
+	if got, want := p.TemplateNames(), []string{"cleanup", "deploy", "network", "report"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("TemplateNames: got %v, want %v", got, want)
+	}
+	if s := p.Schedules["paused"]; s.IsActive() {
+		t.Errorf("paused schedule: got active, want inactive")
+	}
+	if s := p.Schedules["nightly"]; !s.IsActive() || s.Timezone != "America/New_York" {
+		t.Errorf("nightly schedule: got active %v tz %q", s.IsActive(), s.Timezone)
+	}
+	if _, in, ok := c.Integration("web", "alerts"); !ok || in.Template != "cleanup" {
+		t.Errorf("Integration(web, alerts): got %v %v", in, ok)
+	}
+	if _, _, ok := c.Integration("nope", "alerts"); ok {
+		t.Errorf("Integration(nope, alerts): got ok, want not found")
+	}
+	ci, ops := c.Settings.APITokens["ci"], c.Settings.APITokens["ops"]
+	if !ci.CoversProject("web") || ci.CoversProject("infra") || !ops.CoversProject("infra") {
+		t.Errorf("CoversProject: ci web %v, ci infra %v, ops infra %v; want true false true",
+			ci.CoversProject("web"), ci.CoversProject("infra"), ops.CoversProject("infra"))
+	}
+	if _, ok := c.Project("infra"); !ok {
+		t.Errorf("Project(infra): got not found")
 	}
 }
 
