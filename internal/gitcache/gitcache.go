@@ -507,6 +507,7 @@ func (op *operation) fetchBranch(ctx context.Context, branch string) (*object.Co
 			return nil, err
 		}
 	}
+	branch = strings.TrimPrefix(branch, "refs/heads/")
 	if err := validBranch(branch); err != nil {
 		return nil, err
 	}
@@ -538,6 +539,7 @@ func (op *operation) commitBySHA(ctx context.Context, sha, branch string) (*obje
 	}
 	all := config.RefSpec("+refs/heads/*:refs/heads/*")
 	if branch != "" {
+		branch = strings.TrimPrefix(branch, "refs/heads/")
 		if err := validBranch(branch); err != nil {
 			return nil, err
 		}
@@ -596,6 +598,7 @@ func localBranchCommit(repo *git.Repository, branch string) (*object.Commit, err
 	if branch == "" {
 		ref, err = repo.Head()
 	} else {
+		branch = strings.TrimPrefix(branch, "refs/heads/")
 		if err := validBranch(branch); err != nil {
 			return nil, err
 		}
@@ -664,7 +667,7 @@ func isFullSHA(s string) bool {
 }
 
 // validBranch refuses branch names that would make a refspec mean
-// something else.
+// something else. Callers strip a leading refs/heads/ first.
 func validBranch(b string) error {
 	if strings.HasPrefix(b, "refs/") || strings.ContainsAny(b, "*:^~?[\\ \t\n") || strings.Contains(b, "..") || strings.HasPrefix(b, "-") || strings.HasPrefix(b, "+") {
 		return invalidf("branch name %q", b)

@@ -2,6 +2,7 @@ package gitcache_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -159,15 +160,32 @@ func TestCheckoutBranchFetchesNewCommit(t *testing.T) {
 	if err != nil || got.SHA != sha2 || got.Message != "second commit" {
 		t.Fatalf("Resolve after commit: got %+v, %v; want %s \"second commit\"", got, err, sha2)
 	}
-	dst := filepath.Join(t.TempDir(), "work")
-	got, err = c.Checkout(ctx, s.url, gitcache.Auth{}, "", "main", dst)
-	if err != nil || got.SHA != sha2 {
-		t.Fatalf("Checkout branch: got %+v, %v; want %s", got, err, sha2)
+	// Sync's pattern: Resolve, then Checkout the SHA it returned, which
+	// needs no second fetch.
+	before := s.requests.Load()
+	dst := filepath.Join(t.TempDir(), "resolved")
+	if _, err := c.Checkout(ctx, s.url, gitcache.Auth{}, got.SHA, "main", dst); err != nil {
+		t.Fatalf("Checkout resolved SHA: %v", err)
 	}
-	equalTrees(t, readTree(t, dst), map[string]string{"a.txt": "two\n", "b.txt": "new\n"})
+	if n := s.requests.Load() - before; n != 0 {
+		t.Errorf("checkout of the resolved SHA made %d requests, want 0", n)
+	}
+	// The fetch brought only what moved: one small pack with the new
+	// commit, its tree and two blobs, not the whole history again.
+	if n := lastPackObjects(t, c.RepoDir(s.url)); n != 4 {
+		t.Errorf("fetch after one commit: newest pack holds %d objects, want 4", n)
+	}
+
+	sha3 := testenv.GitCommit(t, s.dir, map[string]string{"c.txt": "third\n"}, "third")
+	dst = filepath.Join(t.TempDir(), "work")
+	got, err = c.Checkout(ctx, s.url, gitcache.Auth{}, "", "refs/heads/main", dst)
+	if err != nil || got.SHA != sha3 {
+		t.Fatalf("Checkout branch: got %+v, %v; want %s", got, err, sha3)
+	}
+	equalTrees(t, readTree(t, dst), map[string]string{"a.txt": "two\n", "b.txt": "new\n", "c.txt": "third\n"})
 
 	// The old commit is still there, from the cache.
-	before := s.requests.Load()
+	before = s.requests.Load()
 	dst = filepath.Join(t.TempDir(), "old")
 	if _, err := c.Checkout(ctx, s.url, gitcache.Auth{}, sha1, "", dst); err != nil {
 		t.Fatalf("Checkout old SHA: %v", err)
@@ -179,8 +197,8 @@ func TestCheckoutBranchFetchesNewCommit(t *testing.T) {
 
 	// An empty branch means the remote's default branch.
 	got, err = c.Resolve(ctx, s.url, gitcache.Auth{}, "")
-	if err != nil || got.SHA != sha2 {
-		t.Fatalf("Resolve default branch: got %+v, %v; want %s", got, err, sha2)
+	if err != nil || got.SHA != sha3 {
+		t.Fatalf("Resolve default branch: got %+v, %v; want %s", got, err, sha3)
 	}
 }
 
@@ -222,4 +240,30 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)
+}
+
+// lastPackObjects returns the object count of the newest pack file of the
+// bare clone at dir (from the pack header).
+func lastPackObjects(t testing.TB, dir string) int {
+	t.Helper()
+	packs, err := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.pack"))
+	if err != nil || len(packs) == 0 {
+		t.Fatalf("no pack files in %s: %v", dir, err)
+	}
+	var newest string
+	var newestTime time.Time
+	for _, p := range packs {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.ModTime().After(newestTime) || newest == "" {
+			newest, newestTime = p, fi.ModTime()
+		}
+	}
+	b, err := os.ReadFile(newest)
+	if err != nil || len(b) < 12 || string(b[:4]) != "PACK" {
+		t.Fatalf("read pack %s: %v", newest, err)
+	}
+	return int(binary.BigEndian.Uint32(b[8:12]))
 }
