@@ -6,17 +6,17 @@
 // # Files
 //
 // Every *.yaml and *.yml file under the root is read, recursively and in
-// sorted order; directories whose name starts with a dot (.git) are
-// skipped. A file holds one YAML document (a second document after "---"
-// is an error) and may start with a yaml-language-server comment pointing
-// at schema/semaphored.schema.json. Empty files and files holding only
+// sorted order; directories and files whose name starts with a dot (.git,
+// editor lock files like .#a.yaml) are skipped. A file holds one YAML
+// document (a second document after "---" is an error) and may start with
+// a yaml-language-server comment pointing at schema/semaphored.schema.json. Empty files and files holding only
 // comments are ignored. A UTF-8 byte order mark is stripped; UTF-16 files,
 // binary files (NUL bytes, invalid UTF-8) and files larger than
 // LoadOptions.MaxFileSize (default 4 MiB, checked before reading) are
 // refused. A symlink whose target leaves the tree is refused; symlinked
 // directories are not descended into. Anchors, aliases and "<<" merge keys
-// work; a file whose aliases expand past 500,000 nodes is refused as an
-// alias bomb.
+// work; a file whose aliases would expand past 500,000 nodes is refused
+// as an alias bomb (measured before anything is expanded).
 //
 // # Top-level keys
 //

@@ -64,7 +64,12 @@ type file struct {
 	err  *Error
 }
 
+// isDeclFile reports whether a file name is a declaration file: *.yaml or
+// *.yml, not hidden (editor lock files such as .#a.yaml are skipped).
 func isDeclFile(name string) bool {
+	if strings.HasPrefix(path.Base(name), ".") {
+		return false
+	}
 	ext := strings.ToLower(path.Ext(name))
 	return ext == ".yaml" || ext == ".yml"
 }

@@ -223,9 +223,11 @@ func TestLoadFileProblems(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join(dir, "comments.yml"), []byte("# nothing yet\n"), 0o644))
 			must(t, os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(okFile), 0o644))
 		}, ""},
-		{"dot directories skipped", func(t *testing.T, dir string) {
+		{"dot directories and hidden files skipped", func(t *testing.T, dir string) {
 			must(t, os.MkdirAll(filepath.Join(dir, ".git", "x"), 0o755))
 			must(t, os.WriteFile(filepath.Join(dir, ".git", "x", "bad.yaml"), []byte(":::\x00"), 0o644))
+			must(t, os.Symlink("user@host.1234", filepath.Join(dir, ".#a.yaml"))) // an editor lock file
+			must(t, os.WriteFile(filepath.Join(dir, ".hidden.yaml"), []byte("not: [valid"), 0o644))
 			must(t, os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(okFile), 0o644))
 		}, ""},
 	}
