@@ -77,7 +77,7 @@ func parseRemote(raw string) (remote, error) {
 		}
 		switch strings.ToLower(u.Scheme) {
 		case "file":
-			if !filepath.IsAbs(u.Path) {
+			if (u.Host != "" && u.Host != "localhost") || !filepath.IsAbs(u.Path) {
 				return remote{}, invalidf("file URL %s has no absolute path", r.redacted)
 			}
 			p := filepath.Clean(u.Path)
