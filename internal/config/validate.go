@@ -392,9 +392,8 @@ func (l *loader) validateTemplate(p *Project, path string, t *Template) {
 		l.relPath(t.Ansible, t.Pos, path+".ansible", "requirements", t.Ansible.Requirements)
 	}
 	if t.Terraform != nil {
-		for i, f := range t.Terraform.VarFiles {
+		for _, f := range t.Terraform.VarFiles {
 			l.relPath(t.Terraform, t.Pos, path+".terraform", "var_files", f)
-			_ = i
 		}
 	}
 	l.validateTriggers(p, path+".triggers", t)
