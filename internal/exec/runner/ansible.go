@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -250,6 +251,7 @@ func (r *run) galaxyInstall(bin, cmd, reqFile, dir string, env map[string]string
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return errResult(fmt.Errorf("install requirements: %w", err))
 	}
+	removeStaleTemps(parent, staleAfter)
 	tmp, err := os.MkdirTemp(parent, ".tmp-"+filepath.Base(dir)+"-")
 	if err != nil {
 		return errResult(fmt.Errorf("install requirements: %w", err))
@@ -280,4 +282,26 @@ func (r *run) galaxyInstall(bin, cmd, reqFile, dir string, env map[string]string
 		return errResult(fmt.Errorf("install requirements: %w", err))
 	}
 	return nil
+}
+
+// staleAfter is the age after which a temporary install directory is
+// taken to be left by a crash (no install runs that long).
+const staleAfter = 24 * time.Hour
+
+// removeStaleTemps removes .tmp-* directories in parent older than age:
+// what a killed daemon left behind. Errors are ignored: the leftovers only
+// cost disk space.
+func removeStaleTemps(parent string, age time.Duration) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > age {
+			_ = os.RemoveAll(filepath.Join(parent, e.Name()))
+		}
+	}
 }

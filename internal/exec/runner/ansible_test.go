@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -348,5 +349,32 @@ func TestAnsibleRequirements(t *testing.T) {
 		if len(names) != 1 || len(names[0]) != 64 {
 			t.Errorf("got %s cache entries %q, want one sha256-named dir", kind, names)
 		}
+	}
+}
+
+func TestRemoveStaleTemps(t *testing.T) {
+	parent := t.TempDir()
+	for _, name := range []string{".tmp-old", ".tmp-new", "abc123"} {
+		if err := os.Mkdir(filepath.Join(parent, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	for _, name := range []string{".tmp-old", "abc123"} {
+		if err := os.Chtimes(filepath.Join(parent, name), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStaleTemps(parent, staleAfter)
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if want := []string{".tmp-new", "abc123"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
