@@ -62,6 +62,7 @@ func ansibleSpec(t *testing.T, repo string) Spec {
 }
 
 func TestAnsible(t *testing.T) {
+	t.Setenv("SEMAPHORED_DAEMON_TOKEN", "daemon-only")
 	repo, vaultPassword := ansibleRepo(t)
 	iniText, err := os.ReadFile(filepath.Join(repo, "inventory.ini"))
 	if err != nil {
@@ -100,10 +101,10 @@ func TestAnsible(t *testing.T) {
 			edit: func(s *Spec) {
 				s.Ansible.InventoryText = string(yamlText)
 				s.Ansible.InventoryYAML = true
-				s.Ansible.Tags = []string{"greet"}
+				s.Ansible.Tags = []string{"greet", "env"}
 			},
 			want:      Result{Status: Success},
-			wantOut:   []string{`"msg": "greeting=none"`},
+			wantOut:   []string{`"msg": "greeting=none"`, `"msg": "env nocolor=1 retry=0 lang=C.UTF-8 leak="`},
 			wantArgv:  []string{"/inventory.yml"},
 			privFiles: []string{"inventory.yml"},
 		},

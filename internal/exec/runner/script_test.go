@@ -179,6 +179,9 @@ func TestStop(t *testing.T) {
 			if took > 5*time.Second {
 				t.Errorf("got stop after %s, want well under 5s", took)
 			}
+			if out := sink.joined(); strings.Contains(out, "output still open") {
+				t.Errorf("got the group's children outliving the stop:\n%s", out)
+			}
 		})
 	}
 }
