@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
@@ -69,10 +70,20 @@ type Cache struct {
 	timeout time.Duration
 	log     *slog.Logger
 
+	// maxPacks is the pack count above which a fetch repacks the clone.
+	maxPacks int
+
 	mu      sync.Mutex
 	entries map[string]*entry
 	closed  bool
 }
+
+// defaultMaxPacks bounds the pack files a clone accumulates: every fetch
+// adds one, and lookups and open descriptors grow with their number.
+const defaultMaxPacks = 32
+
+// objectCacheSize bounds the decoded objects each open clone keeps.
+const objectCacheSize = 16 * cache.MiByte
 
 // entry is one cached repository. sem (capacity 1) is its lock; repo is
 // the open clone and st its storage (which keeps pack files open), both
@@ -99,7 +110,7 @@ func New(dir string, opts Options) *Cache {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{dir: dir, timeout: opts.Timeout, log: opts.Logger, entries: map[string]*entry{}}
+	return &Cache{dir: dir, timeout: opts.Timeout, log: opts.Logger, maxPacks: defaultMaxPacks, entries: map[string]*entry{}}
 }
 
 // RepoDir returns the directory of the bare clone for url: a hash of the
@@ -235,6 +246,8 @@ func (c *Cache) checkout(ctx context.Context, r remote, auth Auth, sha, branch, 
 type operation struct {
 	c      *Cache
 	r      remote
+	e      *entry
+	path   string
 	repo   *git.Repository
 	auth   transport.AuthMethod
 	scrub  scrubber
@@ -257,7 +270,8 @@ func (c *Cache) withRepo(ctx context.Context, name string, r remote, auth Auth, 
 	if err != nil {
 		return newError("lock", r.redacted, scrub, fmt.Errorf("wait for another operation on this repository: %w", err))
 	}
-	op := &operation{c: c, r: r, auth: ta, scrub: scrub, log: c.log.With("repo", r.redacted)}
+	path := filepath.Join(c.dir, key)
+	op := &operation{c: c, r: r, e: e, path: path, auth: ta, scrub: scrub, log: c.log.With("repo", r.redacted)}
 	defer func() {
 		if op.detach != nil {
 			// A network call still runs in the clone: release the lock
@@ -271,7 +285,6 @@ func (c *Cache) withRepo(ctx context.Context, name string, r remote, auth Auth, 
 		c.unlock(e, false)
 	}()
 
-	path := filepath.Join(c.dir, key)
 	for attempt := 0; ; attempt++ {
 		if e.repo == nil {
 			repo, st, err := openClone(path)
@@ -355,7 +368,7 @@ func openClone(path string) (*git.Repository, *filesystem.Storage, error) {
 	if !fi.IsDir() {
 		return nil, nil, fmt.Errorf("open clone: %s is not a directory", path)
 	}
-	st := filesystem.NewStorageWithOptions(osfs.New(path), cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
+	st := filesystem.NewStorageWithOptions(osfs.New(path), cache.NewObjectLRU(objectCacheSize), filesystem.Options{KeepDescriptors: true})
 	repo, err := git.Open(st, nil)
 	if err != nil {
 		_ = st.Close()
@@ -466,7 +479,35 @@ func (op *operation) fetch(ctx context.Context, refspecs ...config.RefSpec) erro
 		return err
 	}
 	op.log.Debug("git fetch", "refspecs", len(refspecs), "duration", time.Since(start))
+	op.maybeRepack()
 	return nil
+}
+
+// maybeRepack merges the clone's pack files into one when fetches have
+// left more than maxPacks, then reopens the clone. A failure is logged and
+// otherwise ignored: the clone stays usable.
+func (op *operation) maybeRepack() {
+	pos, ok := op.repo.Storer.(storer.PackedObjectStorer)
+	if !ok {
+		return
+	}
+	packs, err := pos.ObjectPacks()
+	if err != nil || len(packs) <= op.c.maxPacks {
+		return
+	}
+	start := time.Now()
+	err = op.repo.RepackObjects(&git.RepackConfig{})
+	op.e.drop()
+	repo, st, openErr := openClone(op.path)
+	if openErr == nil && repo != nil {
+		op.e.repo, op.e.st = repo, st
+		op.repo = repo
+	}
+	if err != nil || openErr != nil {
+		op.log.Warn("git cache repack failed", "packs", len(packs), "error", op.scrub.scrub(errors.Join(err, openErr).Error()))
+		return
+	}
+	op.log.Info("git cache repacked", "packs", len(packs), "duration", time.Since(start))
 }
 
 // defaultBranch asks the remote which branch its HEAD names.
