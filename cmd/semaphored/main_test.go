@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -430,5 +431,95 @@ func killMatching(marker string) {
 		if pid != os.Getpid() {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
+	}
+}
+
+const secretConfig = `project: sec
+repositories:
+  here:
+    url: .
+environments:
+  prod:
+    vars: {plain: visible}
+    secrets:
+      env: {DB_PASSWORD: {env: SEMAPHORED_TEST_SECRET}}
+      vars: {api_key: {env: SEMAPHORED_TEST_SECRET}}
+templates:
+  leak:
+    app: bash
+    repository: here
+    script: leak.sh
+    environment: prod
+    allow_overrides: [vars]
+`
+
+// TestSecretsNeverLeak runs a job that prints its secret in every way it
+// can, and checks the secret is in no process's command line while the job
+// runs, not in the stored log (masked), not in any API answer, and not in
+// the bytes of the state file.
+func TestSecretsNeverLeak(t *testing.T) {
+	const secret = "s3cr3t-value-for-tests" // startDaemon puts it in SEMAPHORED_TEST_SECRET
+	cfg := t.TempDir()
+	os.WriteFile(filepath.Join(cfg, "sec.yaml"), []byte(secretConfig), 0o644)
+	os.WriteFile(filepath.Join(cfg, "leak.sh"), []byte(`echo "env: $DB_PASSWORD"
+echo "vars: $(cat "$SEMAPHORED_VARS_FILE")"
+echo "b64: $(printf %s "$DB_PASSWORD" | base64)"
+printf 'split: '; for c in $(printf %s "$DB_PASSWORD" | fold -w1); do printf %s "$c"; sleep 0.01; done; echo
+echo waiting; sleep 2; echo done
+`), 0o755)
+	d := startDaemon(t, cfg, "")
+	waitUntil(t, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
+	code, body := d.do("POST", "/api/v1/projects/sec/templates/leak/tasks", `{"vars":{"extra":"given"}}`)
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var task struct{ ID uint64 }
+	json.Unmarshal([]byte(body), &task)
+	logPath := fmt.Sprintf("/api/v1/tasks/%d/log", task.ID)
+	waitUntil(t, "the job to be running", 20*time.Second, func() bool {
+		_, log := d.get(logPath)
+		return strings.Contains(log, "waiting")
+	})
+	// While it runs: no command line anywhere holds the secret.
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(secret)) {
+			t.Errorf("%s holds the secret: %q", p, b)
+		}
+	}
+	waitUntil(t, "the job to end", 20*time.Second, func() bool {
+		_, b := d.get(fmt.Sprintf("/api/v1/tasks/%d", task.ID))
+		return strings.Contains(b, `"status":"success"`)
+	})
+	_, log := d.get(logPath)
+	for _, want := range []string{"env: ***", "b64: ***", "split: ***", `"plain":"visible"`, `"extra":"given"`, "done"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	for _, p := range []string{logPath, fmt.Sprintf("/api/v1/tasks/%d", task.ID), "/api/v1/tasks", "/api/v1/projects/sec/templates"} {
+		if _, b := d.get(p); strings.Contains(b, secret) {
+			t.Errorf("%s answers the secret:\n%s", p, b)
+		}
+	}
+	if strings.Contains(d.logs.String(), secret) {
+		t.Error("the daemon's own log holds the secret")
+	}
+	// The state file's bytes, after a clean stop (everything flushed).
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	<-d.exited
+	d.exited <- nil
+	db, err := os.ReadFile(filepath.Join(d.data, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString([]byte(secret))
+	for _, form := range []string{secret, b64} {
+		if bytes.Contains(db, []byte(form)) {
+			t.Errorf("state.db holds %q", form)
+		}
+	}
+	if !bytes.Contains(db, []byte("SEMAPHORED_TEST_SECRET")) {
+		t.Error("state.db lacks the secret's reference: is this the right file?")
 	}
 }
