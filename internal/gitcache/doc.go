@@ -12,7 +12,10 @@
 // credential appears in a path. Clones keep the remote's branches as
 // refs/heads/*; no URL and no credential is written into their config. A
 // new clone is initialised in DIR/HASH.tmp and renamed into place; the
-// first fetch then fills it. Tags are not fetched.
+// first fetch then fills it. Tags are not fetched. Each fetch adds a pack
+// file; when a clone holds more than 32 the next fetch repacks it into one.
+// An open clone keeps its pack files open and up to 16 MiB of decoded
+// objects in memory until Close.
 //
 // # Fetching
 //
