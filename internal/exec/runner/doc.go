@@ -101,7 +101,10 @@
 // saying so. A Sink error kills the process group and ends the run with
 // Error and the sink's message. The sink may block: that back-pressure
 // stops reading, fills the pipe and pauses the job, so memory stays
-// bounded.
+// bounded; the runner holds at most one read buffer (64 KiB), one partial
+// line (64 KiB) and the line being passed on. A stop or timeout still
+// signals the job while the sink blocks, but Run returns only after the
+// sink has taken (or refused) the last line: a sink must not block forever.
 //
 // # Masking
 //
