@@ -307,3 +307,39 @@ Plan: 1 to create, 2 to change, 0 to prune.
 		t.Fatalf("plan applied something: %d objects", len(objs))
 	}
 }
+
+// TestSyncGitHTTPToken syncs a config repository served by the real
+// git-http-backend behind basic auth, with the token the daemon reads from
+// $SEMAPHORED_CONFIG_TOKEN; a wrong token fails without leaking it and
+// keeps the active revision.
+func TestSyncGitHTTPToken(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	repo, sha := testenv.GitRepo(t, map[string]string{"demo.yaml": demoYAML})
+	if err := os.Rename(repo, filepath.Join(root, "config.git")); err != nil {
+		t.Fatal(err)
+	}
+	base := testenv.GitHTTPServer(t, root, testenv.WithBasicAuth("x-access-token", "tok-123"))
+	work := t.TempDir()
+	src := &GitSource{
+		URL: base + "/config.git", Branch: "main", Auth: gitcache.Auth{Token: "tok-123"},
+		Cache: gitcache.New(filepath.Join(work, "git"), gitcache.Options{}), WorkDir: filepath.Join(work, "config"),
+	}
+	s := New(Options{Source: src, Store: openStore(t)})
+	res, err := s.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Revision.ID != sha {
+		t.Fatalf("revision: got %s, want %s", res.Revision.ID, sha)
+	}
+	testenv.GitCommit(t, filepath.Join(root, "config.git"), map[string]string{"more.yaml": "project: more\n"}, "more")
+	src.Auth.Token = "wrong-token-456"
+	_, err = s.Sync(ctx)
+	if err == nil || strings.Contains(err.Error(), "wrong-token-456") {
+		t.Fatalf("sync with a wrong token: got %v; want an error without the token", err)
+	}
+	if s.Active().Revision.ID != sha {
+		t.Fatal("a failed fetch changed the active revision")
+	}
+}
