@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/sync"
 )
@@ -35,7 +36,9 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	s, err := src.source(tmp)
+	cache := gitcache.New(filepath.Join(tmp, "git"), gitcache.Options{})
+	defer cache.Close()
+	s, err := src.source(tmp, cache)
 	if err != nil {
 		return err
 	}
@@ -83,7 +86,9 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	s, err := src.source(tmp)
+	cache := gitcache.New(filepath.Join(tmp, "git"), gitcache.Options{})
+	defer cache.Close()
+	s, err := src.source(tmp, cache)
 	if err != nil {
 		return err
 	}

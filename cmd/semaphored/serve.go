@@ -133,7 +133,11 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 		src.config = dir
 		logger.Info("no --config given: serving the bundled quickstart", "dir", dir)
 	}
-	source, err := src.source(o.data)
+	// One cache for the config repository and the jobs' repositories: a
+	// cache directory must have one owner.
+	git := gitcache.New(filepath.Join(o.data, "git"), gitcache.Options{Logger: logger.With("component", "git")})
+	defer git.Close()
+	source, err := src.source(o.data, git)
 	if err != nil {
 		return err
 	}
@@ -169,7 +173,7 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 		Store:      store,
 		Config:     active,
 		ConfigRoot: active.Root,
-		Git:        gitcache.New(filepath.Join(o.data, "git"), gitcache.Options{Logger: logger.With("component", "git")}),
+		Git:        git,
 		Secrets:    resolver,
 		WorkDir:    filepath.Join(o.data, "work"),
 		Logger:     logger.With("component", "exec"),

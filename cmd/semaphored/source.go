@@ -39,10 +39,10 @@ func isGitURL(s string) bool {
 	return at > 0 && colon > at && !strings.Contains(s[:colon], "/")
 }
 
-// source builds the config source; git sources keep their clones and
-// checkouts under workDir. The token of an https source comes from
+// source builds the config source; git sources fetch through cache and
+// keep their checkouts under workDir. The token of an https source comes from
 // $SEMAPHORED_CONFIG_TOKEN, never from a flag (argv is public).
-func (f *sourceFlags) source(workDir string) (sync.Source, error) {
+func (f *sourceFlags) source(workDir string, cache *gitcache.Cache) (sync.Source, error) {
 	if f.config == "" {
 		return nil, fmt.Errorf("no config source: pass --config DIR|URL or set SEMAPHORED_CONFIG")
 	}
@@ -78,7 +78,7 @@ func (f *sourceFlags) source(workDir string) (sync.Source, error) {
 		Branch:  f.branch,
 		Subdir:  f.dir,
 		Auth:    auth,
-		Cache:   gitcache.New(filepath.Join(workDir, "git"), gitcache.Options{}),
+		Cache:   cache,
 		WorkDir: filepath.Join(workDir, "config"),
 	}, nil
 }

@@ -140,6 +140,9 @@ func (g *GitSource) Head(ctx context.Context) (Head, error) {
 	if err != nil {
 		return Head{}, err
 	}
+	if c.SHA == "" {
+		return Head{}, fmt.Errorf("%s is not a git repository: give a directory as a path, not a URL", gitcache.Redact(g.URL))
+	}
 	return Head{Key: c.SHA, Commit: c}, nil
 }
 
