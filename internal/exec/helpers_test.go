@@ -191,9 +191,10 @@ func newHarness(t testing.TB, cfg *config.Config, opts ...harnessOpt) *harness {
 	dir := t.TempDir()
 	h := &harness{t: t, cfg: &fakeConfig{cfg: cfg}, reg: prometheus.NewRegistry(), work: filepath.Join(dir, "work")}
 	h.store = openStore(t, filepath.Join(dir, "state.db"))
+	git := gitcache.New(filepath.Join(dir, "git"), gitcache.Options{})
 	o := Options{
 		Store: h.store, Config: h.cfg, Secrets: &config.Resolver{},
-		Git:     gitcache.New(filepath.Join(dir, "git"), gitcache.Options{}),
+		Git:     git,
 		WorkDir: h.work, Registerer: h.reg,
 	}
 	for _, f := range opts {
@@ -203,6 +204,9 @@ func newHarness(t testing.TB, cfg *config.Config, opts ...harnessOpt) *harness {
 	h.start()
 	t.Cleanup(func() {
 		h.stop()
+		if err := git.Close(); err != nil {
+			t.Errorf("close git cache: %v", err)
+		}
 		if err := h.store.Close(); err != nil {
 			t.Errorf("close state: %v", err)
 		}

@@ -1,0 +1,91 @@
+// Package exec owns the task queue and the life of each task: limits and
+// per-template locks, checkout, secrets resolved for one run, the run
+// itself (package runner), log capture into the state, stop, timeouts,
+// approval, crash recovery and retention.
+//
+// # Lifecycle
+//
+// Every task is stored (state.CreateTask, status waiting) before anything
+// runs, and ends in exactly one terminal status:
+//
+//	Submit ──► waiting ──► starting ──► running ──► success | failure | error
+//	              │           │  checkout,  │  ▲
+//	              │           │  secrets    ▼  │ Confirm (slots back)
+//	              │           │      waiting_confirmation ──Reject──► stopped "plan rejected"
+//	              │           │             │
+//	              └───────────┴─────────────┴──Stop──► stopped "stopped by request"
+//	   superseded by a newer task ──► stopped "superseded by task N"
+//	   daemon killed while past waiting ──(next Run)──► interrupted
+//
+// A failure to prepare (template gone, checkout, a secret) ends the task in
+// error with a message naming what failed, never a secret value. Timeouts
+// are the runner's (status error, "timed out after ..."). Started, Ended,
+// ExitCode (-1 when no process ran) and Message are always set.
+//
+// # Scheduling
+//
+// The scheduler is a mutex-guarded structure owned by the Engine (queues,
+// running tasks, slot counters); schedule runs under that mutex the
+// moment something may have become startable: a submission, a task end, a
+// confirmation, Wake after a configuration change. There is no tick. It
+// never waits for I/O under the mutex: each started task runs on its own
+// goroutine (owned by Run, which waits for all of them), which does the
+// store writes, the checkout and the process.
+//
+// A task starts when three limits allow it: the global
+// settings.max_parallel_tasks (default 4), the project's
+// max_parallel_tasks (0: none) and the template's concurrency (default 1:
+// one at a time). Tasks of a template start in submission (ID) order;
+// across templates the oldest startable head starts first, and a template
+// or project at its limit is skipped, so it never blocks the others (no
+// head-of-line blocking). With supersede, a submission stops every older
+// task of its template that is still waiting.
+//
+// A plan in waiting_confirmation keeps its template slot, so no later task
+// of the template overtakes it, but gives its global and project slots
+// back while a person decides; Confirm re-acquires them, before any
+// waiting task, and the status returns to running once they are held
+// (Confirm returns the task still waiting_confirmation when they are busy).
+//
+// # Log pipeline
+//
+// Each task has a log writer (the runner.Sink): WriteLine puts lines into a
+// bounded buffer (4,096 lines) and blocks when it is full, so a slow store
+// slows the process down instead of losing lines or growing memory. A
+// writer goroutine per task stores batches with state.AppendLog when 1,000
+// lines or 256 KiB are pending, or 50 ms after the first pending line, and
+// wakes the followers after each batch. Past settings.max_log_bytes lines
+// are counted, not stored, and one marker line "*** log truncated: N bytes
+// over the max_log_bytes limit (M) ***" ends the log. Lines of the engine
+// itself (checkout, stop, end reason) go through the same writer.
+//
+// Before a task is marked terminal, its writer is closed: every line is
+// stored first, so a client that sees a terminal status reads the whole
+// log. A failed store write fails the task (error, "log write failed:
+// ..."), counts in semaphored_log_write_errors_total and makes the next
+// WriteLine fail, which ends the run.
+//
+// FollowLog reads stored lines and sleeps on a per-task notification
+// (a channel closed after each batch and each status change); it returns
+// once the task is terminal and every line was passed.
+//
+// # Recovery and shutdown
+//
+// Run first marks tasks a previous process left in starting, running or
+// waiting_confirmation as interrupted ("interrupted: the daemon stopped
+// while the task was running", with a last log line saying so, their logs
+// kept), queues the waiting ones in ID order, and only then starts tasks.
+// When Run's ctx ends, nothing new starts and running tasks are stopped
+// (SIGTERM, grace, SIGKILL) and stored stopped "daemon shutting down";
+// waiting tasks stay waiting for the next start, and anything the process
+// could not finish storing is recovered as interrupted then.
+//
+// # Retention and metrics
+//
+// Run prunes terminal tasks with the settings' retention (keep_tasks,
+// keep_days, per template) shortly after start and every 10 minutes.
+// Metrics (semaphored_tasks_total, _tasks_running, _tasks_waiting,
+// _task_duration_seconds, _task_queue_seconds, _task_log_lines_total,
+// _log_write_errors_total) go on Options.Registerer with bounded labels:
+// project, template, status.
+package exec
