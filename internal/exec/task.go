@@ -86,17 +86,19 @@ func (e *Engine) execute(r *taskRun, t state.Task, lw *logWriter, taskDir string
 // task) and the status returns to running.
 func (e *Engine) awaitApproval(ctx context.Context, r *taskRun, log *slog.Logger) (bool, error) {
 	store := context.WithoutCancel(ctx)
+	// Accept decisions before the status shows: a client that sees
+	// waiting_confirmation may confirm at once.
+	e.mu.Lock()
+	r.awaiting = true
+	e.giveSlots(r)
+	e.schedule()
+	e.mu.Unlock()
 	if _, err := e.store.UpdateTask(store, r.id, func(t *state.Task) error {
 		t.Status = state.StatusWaitingConfirmation
 		return nil
 	}); err != nil {
 		return false, fmt.Errorf("store status waiting_confirmation: %w", err)
 	}
-	e.mu.Lock()
-	r.awaiting = true
-	e.giveSlots(r)
-	e.schedule()
-	e.mu.Unlock()
 	e.notify(r.id)
 	log.Info("plan waiting for confirmation")
 
@@ -145,7 +147,11 @@ func (e *Engine) finish(r *taskRun, t state.Task, res runner.Result, commit stri
 	switch status {
 	case state.StatusSuccess:
 	case state.StatusStopped:
-		lw.engineLine("task stopped: " + msg)
+		if msg == msgStopped {
+			lw.engineLine("task stopped by request")
+		} else {
+			lw.engineLine("task stopped: " + msg)
+		}
 	default:
 		if msg != "" {
 			lw.engineLine(fmt.Sprintf("task ended with %s: %s", status, msg))
