@@ -224,6 +224,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.mu.Lock()
 		e.closed = true
 		e.mu.Unlock()
+		if ctx.Err() != nil {
+			return nil // shut down while recovering: the next start recovers
+		}
 		return fmt.Errorf("recover tasks: %w", err)
 	}
 	e.mu.Lock()

@@ -90,6 +90,10 @@ func (e *Engine) projectFree(l limits, project string) bool {
 // across templates. A template at its limit (or a project at its limit) is
 // skipped, never blocking the others.
 func (e *Engine) schedule() {
+	defer func() {
+		e.met.waiting.Set(float64(len(e.queuedAt)))
+		e.met.running.Set(float64(len(e.active)))
+	}()
 	if !e.started || e.closed {
 		return
 	}
@@ -127,8 +131,6 @@ func (e *Engine) schedule() {
 		delete(e.queuedAt, bestID)
 		e.start(bestID, best)
 	}
-	e.met.waiting.Set(float64(len(e.queuedAt)))
-	e.met.running.Set(float64(len(e.active)))
 }
 
 func (e *Engine) takeSlots(r *taskRun) {
