@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -117,13 +116,13 @@ func BenchmarkDaemonGigabyteJob(b *testing.B) {
 	var peak float64
 	for b.Loop() {
 		b.StopTimer()
-		d := startDaemonB(b, cfg)
+		d := startDaemon(b, cfg, "", "--log-level", "info")
+		waitUntil(b, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
 		b.StartTimer()
-		id := d.create("gigabyte")
-		d.waitTerminal(id, 10*time.Minute)
+		d.waitSuccess(d.create("bench", "gigabyte", "{}"), 10*time.Minute)
 		b.StopTimer()
 		peak = max(peak, readStatusMB(d.cmd.Process.Pid, "VmHWM"))
-		d.stop()
+		d.kill(syscall.SIGTERM)
 		b.StartTimer()
 	}
 	b.ReportMetric(peak, "MB-peak-RSS")
@@ -140,17 +139,19 @@ func BenchmarkDaemon50kRequests(b *testing.B) {
 	var growth float64
 	for b.Loop() {
 		b.StopTimer()
-		d := startDaemonB(b, cfg)
+		d := startDaemon(b, cfg, "", "--log-level", "info")
+		waitUntil(b, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
 		var id uint64
 		for range 20 {
-			id = d.create("trivial")
+			id = d.create("bench", "trivial", "{}")
 		}
-		d.waitTerminal(id, time.Minute)
+		d.waitSuccess(id, time.Minute)
+		token := d.token()
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 		paths := []string{"/api/v1/tasks?limit=20", "/api/v1/tasks/" + strconv.FormatUint(id, 10), "/api/v1/projects"}
 		request := func(i int) {
 			req, _ := http.NewRequest("GET", d.url+paths[i%len(paths)], nil)
-			req.Header.Set("Authorization", "Bearer "+d.token)
+			req.Header.Set("Authorization", "Bearer "+token)
 			resp, err := client.Do(req)
 			if err != nil {
 				b.Fatal(err)
@@ -168,78 +169,8 @@ func BenchmarkDaemon50kRequests(b *testing.B) {
 		}
 		b.StopTimer()
 		growth = readStatusMB(d.cmd.Process.Pid, "VmRSS") - before
-		d.stop()
+		d.kill(syscall.SIGTERM)
 		b.StartTimer()
 	}
 	b.ReportMetric(growth, "MB-RSS-growth")
-}
-
-// benchDaemon is a daemon started by a benchmark.
-type benchDaemon struct {
-	b     *testing.B
-	cmd   *exec.Cmd
-	url   string
-	token string
-}
-
-func startDaemonB(b *testing.B, cfg string) *benchDaemon {
-	b.Helper()
-	data := filepath.Join(b.TempDir(), "data")
-	port := 44000 + int(time.Now().UnixNano()%1000)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(semaphoredBinary(b), "serve", "--config", cfg, "--data", data, "--listen", addr, "--log-level", "error")
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	d := &benchDaemon{b: b, cmd: cmd, url: "http://" + addr}
-	pollUntil200(b, &http.Client{Timeout: time.Second}, d.url+"/readyz", time.Now())
-	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	d.token = strings.TrimSpace(string(tok))
-	return d
-}
-
-func (d *benchDaemon) create(template string) uint64 {
-	req, _ := http.NewRequest("POST", d.url+"/api/v1/projects/bench/templates/"+template+"/tasks", strings.NewReader("{}"))
-	req.Header.Set("Authorization", "Bearer "+d.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		d.b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var t struct{ ID uint64 }
-	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil || resp.StatusCode != 201 {
-		d.b.Fatalf("create task: %s %v", resp.Status, err)
-	}
-	return t.ID
-}
-
-func (d *benchDaemon) waitTerminal(id uint64, timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest("GET", d.url+"/api/v1/tasks/"+strconv.FormatUint(id, 10), nil)
-		req.Header.Set("Authorization", "Bearer "+d.token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			d.b.Fatal(err)
-		}
-		var t struct{ Status string }
-		json.NewDecoder(resp.Body).Decode(&t)
-		resp.Body.Close()
-		switch t.Status {
-		case "success":
-			return
-		case "failure", "error", "stopped", "interrupted":
-			d.b.Fatalf("task %d ended %s", id, t.Status)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	d.b.Fatalf("task %d did not end within %s", id, timeout)
-}
-
-func (d *benchDaemon) stop() {
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	d.cmd.Wait()
 }

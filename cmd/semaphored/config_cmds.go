@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,28 +21,11 @@ import (
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", stderr)
 	src := addSourceFlags(fs, ".")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return errUsage
-	}
-	if len(pos) > 1 {
-		fmt.Fprintln(stderr, "usage: semaphored validate [SRC]")
-		return errUsage
-	}
-	if len(pos) == 1 {
-		src.config = pos[0]
-	}
-	tmp, err := os.MkdirTemp("", "semaphored-validate-")
+	s, done, err := configSource(fs, src, args, "usage: semaphored validate [SRC]", stderr)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	cache := gitcache.New(filepath.Join(tmp, "git"), gitcache.Options{})
-	defer cache.Close()
-	s, err := src.source(tmp, cache)
-	if err != nil {
-		return err
-	}
+	defer done()
 	head, err := s.Head(ctx)
 	if err != nil {
 		return err
@@ -70,28 +54,11 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("plan", stderr)
 	src := addSourceFlags(fs, ".")
 	data := stringFlag(fs, "data", "data", "state directory")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return errUsage
-	}
-	if len(pos) > 1 {
-		fmt.Fprintln(stderr, "usage: semaphored plan [SRC] [--data DIR]")
-		return errUsage
-	}
-	if len(pos) == 1 {
-		src.config = pos[0]
-	}
-	tmp, err := os.MkdirTemp("", "semaphored-plan-")
+	s, done, err := configSource(fs, src, args, "usage: semaphored plan [SRC] [--data DIR]", stderr)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	cache := gitcache.New(filepath.Join(tmp, "git"), gitcache.Options{})
-	defer cache.Close()
-	s, err := src.source(tmp, cache)
-	if err != nil {
-		return err
-	}
+	defer done()
 	var store sync.Store
 	dbPath := filepath.Join(*data, "state.db")
 	if _, err := os.Stat(dbPath); err == nil {
@@ -116,4 +83,35 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	return sync.WritePlan(stdout, changes, stored)
+}
+
+// configSource parses the flags of validate and plan, takes SRC from the
+// one optional positional argument, and returns the source with a
+// temporary git cache; done removes it.
+func configSource(fs *flag.FlagSet, src *sourceFlags, args []string, usage string, stderr io.Writer) (s sync.Source, done func(), err error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, nil, errUsage
+	}
+	if len(pos) > 1 {
+		fmt.Fprintln(stderr, usage)
+		return nil, nil, errUsage
+	}
+	if len(pos) == 1 {
+		src.config = pos[0]
+	}
+	tmp, err := os.MkdirTemp("", "semaphored-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cache := gitcache.New(filepath.Join(tmp, "git"), gitcache.Options{})
+	done = func() {
+		cache.Close()
+		os.RemoveAll(tmp)
+	}
+	if s, err = src.source(tmp, cache); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return s, done, nil
 }

@@ -144,7 +144,7 @@ func TestUsageAndVersion(t *testing.T) {
 
 // daemon is a running `semaphored serve` process.
 type daemon struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	url    string
 	data   string
@@ -172,13 +172,14 @@ func (b *syncBuffer) String() string {
 var listenRE = regexp.MustCompile(`listen=(127\.0\.0\.1:\d+)`)
 
 // startDaemon runs the binary on configDir with a fresh or given data
-// directory, and waits for its listen address in the log.
-func startDaemon(t *testing.T, configDir, data string) *daemon {
+// directory (extra flags last), and waits for its listen address in the log.
+func startDaemon(t testing.TB, configDir, data string, extra ...string) *daemon {
 	t.Helper()
 	if data == "" {
 		data = t.TempDir()
 	}
-	cmd := exec.Command(semaphoredBinary(t), "serve", "--config", configDir, "--data", data, "--listen", "127.0.0.1:0", "--log-level", "debug")
+	args := append([]string{"serve", "--config", configDir, "--data", data, "--listen", "127.0.0.1:0", "--log-level", "debug"}, extra...)
+	cmd := exec.Command(semaphoredBinary(t), args...)
 	cmd.Env = append(os.Environ(), "SEMAPHORED_TEST_SECRET=s3cr3t-value-for-tests")
 	pr, pw := io.Pipe()
 	logs := &syncBuffer{}
@@ -256,7 +257,51 @@ func (d *daemon) cli(args ...string) (string, error) {
 	return string(out), err
 }
 
-func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+// kill signals the daemon and waits (15s at most) for it to exit.
+func (d *daemon) kill(sig syscall.Signal) error {
+	d.t.Helper()
+	d.cmd.Process.Signal(sig)
+	select {
+	case err := <-d.exited:
+		d.exited <- err
+		if sig == syscall.SIGKILL {
+			return nil
+		}
+		return err
+	case <-time.After(15 * time.Second):
+		d.t.Fatalf("daemon did not exit within 15s of %v", sig)
+		return nil
+	}
+}
+
+// create queues a task of project/template and returns its id.
+func (d *daemon) create(project, template, body string) uint64 {
+	d.t.Helper()
+	code, resp := d.do("POST", "/api/v1/projects/"+project+"/templates/"+template+"/tasks", body)
+	var task struct{ ID uint64 }
+	if err := json.Unmarshal([]byte(resp), &task); err != nil || code != 201 {
+		d.t.Fatalf("create %s/%s: %d %s", project, template, code, resp)
+	}
+	return task.ID
+}
+
+// waitSuccess waits until task id succeeds, and fails on any other end.
+func (d *daemon) waitSuccess(id uint64, timeout time.Duration) {
+	d.t.Helper()
+	var status string
+	waitUntil(d.t, fmt.Sprintf("task %d to end", id), timeout, func() bool {
+		_, b := d.get(fmt.Sprintf("/api/v1/tasks/%d", id))
+		var t struct{ Status string }
+		json.Unmarshal([]byte(b), &t)
+		status = t.Status
+		return status == "success" || status == "failure" || status == "error" || status == "stopped" || status == "interrupted"
+	})
+	if status != "success" {
+		d.t.Fatalf("task %d ended %s", id, status)
+	}
+}
+
+func waitUntil(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -339,15 +384,8 @@ func TestServeQuickstart(t *testing.T) {
 	}
 
 	// SIGTERM: a clean, prompt exit.
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-d.exited:
-		d.exited <- err
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("daemon did not stop within 15s of SIGTERM")
+	if err := d.kill(syscall.SIGTERM); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 }
 
@@ -379,37 +417,22 @@ func TestKill9MidJob(t *testing.T) {
 	t.Cleanup(func() { killMatching("301.4159") })
 	waitUntil(t, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
 
-	code, body := d.do("POST", "/api/v1/projects/crash/templates/slow/tasks", "{}")
-	if code != 201 {
-		t.Fatalf("create slow: %d %s", code, body)
-	}
-	var slow struct{ ID uint64 }
-	json.Unmarshal([]byte(body), &slow)
+	slow := d.create("crash", "slow", "{}")
 	waitUntil(t, "the slow task's 5 lines", 20*time.Second, func() bool {
-		_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", slow.ID))
+		_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", slow))
 		return strings.Contains(log, "line 5")
 	})
-	code, body = d.do("POST", "/api/v1/projects/crash/templates/quick/tasks", "{}")
-	if code != 201 {
-		t.Fatalf("create quick: %d %s", code, body)
-	}
-	var quick struct{ ID uint64 }
-	json.Unmarshal([]byte(body), &quick)
+	quick := d.create("crash", "quick", "{}")
 
-	d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.exited
-	d.exited <- nil
+	d.kill(syscall.SIGKILL)
 
 	d2 := startDaemon(t, cfg, d.data)
-	waitUntil(t, "the quick task to succeed after restart", 20*time.Second, func() bool {
-		_, b := d2.get(fmt.Sprintf("/api/v1/tasks/%d", quick.ID))
-		return strings.Contains(b, `"status":"success"`)
-	})
-	_, b := d2.get(fmt.Sprintf("/api/v1/tasks/%d", slow.ID))
+	d2.waitSuccess(quick, 20*time.Second)
+	_, b := d2.get(fmt.Sprintf("/api/v1/tasks/%d", slow))
 	if !strings.Contains(b, `"status":"interrupted"`) {
 		t.Fatalf("slow task after restart: %s", b)
 	}
-	_, log := d2.get(fmt.Sprintf("/api/v1/tasks/%d/log", slow.ID))
+	_, log := d2.get(fmt.Sprintf("/api/v1/tasks/%d/log", slow))
 	for i := 1; i <= 5; i++ {
 		if !strings.Contains(log, fmt.Sprintf("line %d\n", i)) {
 			t.Fatalf("slow task's log lost line %d:\n%s", i, log)
@@ -469,13 +492,8 @@ echo waiting; sleep 2; echo done
 `), 0o755)
 	d := startDaemon(t, cfg, "")
 	waitUntil(t, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
-	code, body := d.do("POST", "/api/v1/projects/sec/templates/leak/tasks", `{"vars":{"extra":"given"}}`)
-	if code != 201 {
-		t.Fatalf("create: %d %s", code, body)
-	}
-	var task struct{ ID uint64 }
-	json.Unmarshal([]byte(body), &task)
-	logPath := fmt.Sprintf("/api/v1/tasks/%d/log", task.ID)
+	id := d.create("sec", "leak", `{"vars":{"extra":"given"}}`)
+	logPath := fmt.Sprintf("/api/v1/tasks/%d/log", id)
 	waitUntil(t, "the job to be running", 20*time.Second, func() bool {
 		_, log := d.get(logPath)
 		return strings.Contains(log, "waiting")
@@ -487,17 +505,14 @@ echo waiting; sleep 2; echo done
 			t.Errorf("%s holds the secret: %q", p, b)
 		}
 	}
-	waitUntil(t, "the job to end", 20*time.Second, func() bool {
-		_, b := d.get(fmt.Sprintf("/api/v1/tasks/%d", task.ID))
-		return strings.Contains(b, `"status":"success"`)
-	})
+	d.waitSuccess(id, 20*time.Second)
 	_, log := d.get(logPath)
 	for _, want := range []string{"env: ***", "b64: ***", "split: ***", `"plain":"visible"`, `"extra":"given"`, "done"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
-	for _, p := range []string{logPath, fmt.Sprintf("/api/v1/tasks/%d", task.ID), "/api/v1/tasks", "/api/v1/projects/sec/templates"} {
+	for _, p := range []string{logPath, fmt.Sprintf("/api/v1/tasks/%d", id), "/api/v1/tasks", "/api/v1/projects/sec/templates"} {
 		if _, b := d.get(p); strings.Contains(b, secret) {
 			t.Errorf("%s answers the secret:\n%s", p, b)
 		}
@@ -506,9 +521,9 @@ echo waiting; sleep 2; echo done
 		t.Error("the daemon's own log holds the secret")
 	}
 	// The state file's bytes, after a clean stop (everything flushed).
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	<-d.exited
-	d.exited <- nil
+	if err := d.kill(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	db, err := os.ReadFile(filepath.Join(d.data, "state.db"))
 	if err != nil {
 		t.Fatal(err)
