@@ -186,7 +186,8 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 	o.api.Store(h)
 	o.srv.Handle("/api/v1/", h)
 	o.syncer.Store(syncer)
-	logger.Info("semaphored started", "version", version, "listen", o.srv.Addr(), "config", source.String(), "data", o.data, "public_url", o.publicURL)
+	logger.Info("semaphored started", "version", version, "listen", o.srv.Addr(), "config", source.String(), "data", o.data,
+		"admin_token_file", filepath.Join(o.data, api.AdminTokenFile), "public_url", o.publicURL)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return syncer.Run(gctx) })
