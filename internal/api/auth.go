@@ -21,23 +21,9 @@ type principal struct {
 	projects map[string]bool
 }
 
-// scopeRank orders the scopes; each includes the ones below it. An unknown
-// scope ranks 0 and allows nothing.
-func scopeRank(s config.Scope) int {
-	switch s {
-	case config.ScopeRead:
-		return 1
-	case config.ScopeRun:
-		return 2
-	case config.ScopeAdmin:
-		return 3
-	}
-	return 0
-}
-
 // allows reports whether p's scope includes need.
 func (p *principal) allows(need config.Scope) bool {
-	return scopeRank(p.scope) >= scopeRank(need) && scopeRank(need) > 0
+	return p.scope.Includes(need)
 }
 
 // project reports whether p may see and act on project.
