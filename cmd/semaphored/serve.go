@@ -121,6 +121,13 @@ type daemonOptions struct {
 // the whole daemon.
 func serveDaemon(ctx context.Context, o daemonOptions) error {
 	logger := o.logger
+	// Absolute, because jobs get paths under it (TMPDIR, HOME, files) and
+	// run in other directories.
+	data, err := filepath.Abs(o.data)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	o.data = data
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
