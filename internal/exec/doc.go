@@ -49,11 +49,15 @@
 //
 // # Log pipeline
 //
-// Each task has a log writer (the runner.Sink): WriteLine puts lines into a
-// bounded buffer (4,096 lines) and blocks when it is full, so a slow store
-// slows the process down instead of losing lines or growing memory. A
-// writer goroutine per task stores batches with state.AppendLog when 1,000
-// lines or 256 KiB are pending, or 50 ms after the first pending line, and
+// Each task has a log writer (the runner.Sink): WriteLine appends lines to
+// a pending batch bounded by bytes (4 MiB) and blocks only when the bound
+// is reached, so a slow store slows the process down instead of losing
+// lines or growing memory, and a store in progress never stalls the
+// process while there is room. A writer goroutine per task takes
+// everything pending at once whenever it is free and stores it with one
+// state.AppendLog: batches grow under load and shrink when output is
+// slow. It waits until 1,000 lines or 256 KiB are pending, or 50 ms after
+// the first pending line, so a trickle is not stored line by line; it
 // wakes the followers after each batch. Past settings.max_log_bytes lines
 // are counted, not stored, and one marker line "*** log truncated: N bytes
 // over the max_log_bytes limit (M) ***" ends the log. Lines of the engine
