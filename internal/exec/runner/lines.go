@@ -12,6 +12,19 @@ import (
 // into pieces of this size.
 const maxLine = 64 << 10
 
+// A read that returns less than smallRead bytes is followed by a pause of
+// readPause before the next read: a process printing line by line then
+// finds the reader asleep on a timer rather than waiting on the pipe, so
+// its writes do not wake this process once per line, and the next read
+// takes many lines at once. A process printing nothing leaves the reader
+// blocked in Read (no timer), and a busy pipe (large reads) is read
+// without pauses. Lines are stamped when read, so a stamp can lag the
+// write by up to readPause.
+const (
+	smallRead = 16 << 10
+	readPause = 2 * time.Millisecond
+)
+
 // sinkError marks an error returned by the Sink, which ends the run.
 type sinkError struct{ err error }
 
@@ -104,6 +117,9 @@ func copyLines(r io.Reader, m *masker, sink Sink) error {
 			if werr := s.write(time.Now(), buf[:n]); werr != nil {
 				return werr
 			}
+		}
+		if n > 0 && n < smallRead && err == nil {
+			time.Sleep(readPause)
 		}
 		if err != nil {
 			if len(s.cur) > 0 {

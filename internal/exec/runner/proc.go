@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -31,12 +32,11 @@ func (r *run) proc(dir string, argv []string, env []string) (int, *Result) {
 		return -1, &Result{Status: Error, ExitCode: -1, Message: err.Error()}
 	}
 
-	pr, pw, err := os.Pipe()
+	out, pw, err := newOutputPipe()
 	if err != nil {
 		return -1, errResult(fmt.Errorf("create output pipe: %w", err))
 	}
-	defer pr.Close()
-	growPipe(pr)
+	defer out.Close()
 	cmd := &exec.Cmd{
 		Path:        argv[0],
 		Args:        argv,
@@ -54,7 +54,7 @@ func (r *run) proc(dir string, argv []string, env []string) (int, *Result) {
 	pid := cmd.Process.Pid // also the process group id
 
 	readDone := make(chan error, 1)
-	go func() { readDone <- copyLines(pr, r.mask, r.sink) }()
+	go func() { readDone <- copyLines(out, r.mask, r.sink) }()
 	exited := make(chan struct{})
 	go func() {
 		// Learn of the exit without reaping: the zombie keeps the process
@@ -128,7 +128,7 @@ func (r *run) proc(dir string, argv []string, env []string) (int, *Result) {
 			lingerC = nil
 			lingered = true
 			signal(syscall.SIGKILL)
-			_ = pr.SetReadDeadline(time.Now())
+			out.abandon()
 		}
 	}
 	_ = cmd.Wait() // reaps; the exit status is in ProcessState
@@ -179,15 +179,62 @@ func errResult(err error) *Result {
 // a fast writer run on while the reader is busy, with fewer wake-ups.
 const pipeSize = 1 << 20
 
-// growPipe raises the capacity of the pipe f reads from; failing (e.g.
-// above /proc/sys/fs/pipe-max-size for non-root) keeps the default.
-func growPipe(f *os.File) {
-	const fSETPIPESZ = 1031
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) {
-		_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, fd, fSETPIPESZ, pipeSize)
-	})
+// errAbandoned ends the reading of an output that stays open after the
+// process exited.
+var errAbandoned = errors.New("output abandoned: still open after the process exited")
+
+// outputPipe is the read end of a job's output pipe. Both ends are in
+// blocking mode and the read end is never registered with epoll (unlike
+// os.Pipe): on Linux, a pipe that was ever polled wakes its pollers on
+// every write, so a process printing line by line would wake the Go
+// netpoller once per line and run markedly slower than with its output
+// on /dev/null. Read is a plain blocking read; abandon makes a Read in
+// progress, and every later one, return errAbandoned.
+type outputPipe struct {
+	f         *os.File
+	fd        int
+	abandoned atomic.Bool
 }
+
+// newOutputPipe returns the read end and the write end (for the child)
+// of a new pipe of pipeSize bytes.
+func newOutputPipe() (*outputPipe, *os.File, error) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, nil, err
+	}
+	// Failing (e.g. above /proc/sys/fs/pipe-max-size for non-root) keeps
+	// the default size.
+	_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[0]), fSETPIPESZ, pipeSize)
+	return &outputPipe{f: os.NewFile(uintptr(p[0]), "|0"), fd: p[0]}, os.NewFile(uintptr(p[1]), "|1"), nil
+}
+
+const fSETPIPESZ = 1031
+
+// Read reads from the pipe, blocking until there is output or EOF.
+func (o *outputPipe) Read(b []byte) (int, error) {
+	if o.abandoned.Load() {
+		return 0, errAbandoned
+	}
+	n, err := o.f.Read(b)
+	if o.abandoned.Load() {
+		return 0, errAbandoned
+	}
+	return n, err
+}
+
+// abandon stops the reading: it sets the flag Read checks and wakes a
+// Read blocked on the empty pipe by writing one byte through a write end
+// of its own, opened via /proc/self/fd.
+func (o *outputPipe) abandon() {
+	o.abandoned.Store(true)
+	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", o.fd), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return // a blocked Read then ends when the last writer goes
+	}
+	_, _ = w.Write([]byte{0})
+	_ = w.Close()
+}
+
+// Close closes the read end.
+func (o *outputPipe) Close() error { return o.f.Close() }
