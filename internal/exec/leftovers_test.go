@@ -1,0 +1,58 @@
+package exec
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCleanLeftovers plays a daemon that died mid-job: a job (with a
+// child in its process group) still runs with TMPDIR in its task
+// directory, whose private files hold a secret. Recovery kills the group
+// and removes the directory.
+func TestCleanLeftovers(t *testing.T) {
+	work := t.TempDir()
+	private := filepath.Join(work, "tasks", "7", "private")
+	if err := os.MkdirAll(filepath.Join(private, "tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(private, "vars.json"), []byte(`{"password":"hunter2"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	job := exec.Command("bash", "-c", "sleep 300 & wait")
+	job.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + filepath.Join(private, "tmp")}
+	job.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := job.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- job.Wait() }()
+	// Another process, not a job of this engine, must survive.
+	other := exec.Command("sleep", "300")
+	other.Env = []string{"TMPDIR=" + t.TempDir()}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+
+	e := New(Options{WorkDir: work})
+	e.cleanLeftovers()
+
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the left-over job still runs")
+	}
+	if err := syscall.Kill(-job.Process.Pid, 0); err == nil {
+		t.Error("a process of the left-over job's group still runs")
+	}
+	if _, err := os.Stat(filepath.Join(work, "tasks", "7")); !os.IsNotExist(err) {
+		t.Errorf("the left-over task directory is still there: %v", err)
+	}
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("an unrelated process was killed: %v", err)
+	}
+}
