@@ -87,7 +87,11 @@
 // # Retention and metrics
 //
 // Run prunes terminal tasks with the settings' retention (keep_tasks,
-// keep_days, per template) shortly after start and every 10 minutes.
+// keep_days, per template) shortly after start and every 10 minutes; the
+// same pass (Housekeep) deletes events older than keep_days (30 days when
+// it is 0), revision records beyond the newest 100 (the active and the
+// last are always kept) and webhook delivery ids older than
+// state.DeliveryTTL, and logs what it deleted.
 // Metrics (semaphored_tasks_total, _tasks_running, _tasks_waiting,
 // _task_duration_seconds, _task_queue_seconds, _task_log_lines_total,
 // _log_write_errors_total) go on Options.Registerer with bounded labels:

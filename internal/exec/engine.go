@@ -50,6 +50,11 @@ const (
 	defaultMaxLogBytes = 64 << 20
 	defaultPruneEvery  = 10 * time.Minute
 	defaultPruneDelay  = 30 * time.Second
+	// defaultEventDays is how long events are kept when
+	// retention.keep_days is 0; keepRevisions is how many revision
+	// records are kept.
+	defaultEventDays = 30
+	keepRevisions    = 100
 )
 
 // Request asks for a task of a template. Fields other than Project,
@@ -109,6 +114,9 @@ type taskStore interface {
 	AppendLog(ctx context.Context, taskID uint64, lines []state.LogLine) error
 	ReadLog(ctx context.Context, taskID uint64, from uint64, max int) ([]state.LogLine, error)
 	PruneTasks(ctx context.Context, r state.Retention) (int, error)
+	PruneEvents(ctx context.Context, before time.Time) (int, error)
+	PruneRevisions(ctx context.Context, keep int) (int, error)
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 }
 
 // Engine runs tasks. Create with New; Run drives it. All its methods are
@@ -544,6 +552,46 @@ func (e *Engine) Prune(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// Pruned counts what one housekeeping pass deleted from the state.
+type Pruned struct {
+	Tasks      int // by the retention policy
+	Events     int // older than retention.keep_days (30 days when 0)
+	Revisions  int // beyond the newest 100 (the active and last are kept)
+	Deliveries int // webhook delivery ids older than state.DeliveryTTL
+}
+
+// Housekeep runs one housekeeping pass over the state: the task retention
+// policy (Prune), then events older than retention.keep_days (30 days
+// when it is 0), revision records beyond the newest 100 and webhook
+// delivery ids older than state.DeliveryTTL. Each step runs even when an
+// earlier one failed; the errors are joined.
+func (e *Engine) Housekeep(ctx context.Context) (Pruned, error) {
+	var (
+		p    Pruned
+		errs []error
+		err  error
+	)
+	days := defaultEventDays
+	if cfg := e.opts.Config.Active(); cfg != nil && cfg.Settings.Retention.KeepDays > 0 {
+		days = cfg.Settings.Retention.KeepDays
+	}
+	now := e.now()
+	if p.Tasks, err = e.Prune(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	// The store's errors already name the operation ("prune events: ...").
+	if p.Events, err = e.store.PruneEvents(ctx, now.Add(-time.Duration(days)*24*time.Hour)); err != nil {
+		errs = append(errs, err)
+	}
+	if p.Revisions, err = e.store.PruneRevisions(ctx, keepRevisions); err != nil {
+		errs = append(errs, err)
+	}
+	if p.Deliveries, err = e.store.PruneDeliveries(ctx, now.Add(-state.DeliveryTTL)); err != nil {
+		errs = append(errs, err)
+	}
+	return p, errors.Join(errs...)
+}
+
 func (e *Engine) pruneLoop(ctx context.Context) {
 	t := time.NewTimer(e.opts.PruneDelay)
 	defer t.Stop()
@@ -553,12 +601,13 @@ func (e *Engine) pruneLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n, err := e.Prune(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			e.log.Error("retention", "err", err)
-		case n > 0:
-			e.log.Info("retention pruned tasks", "count", n)
+		p, err := e.Housekeep(ctx)
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("housekeeping", "err", err)
+		}
+		if p != (Pruned{}) {
+			e.log.Info("housekeeping pruned the state", "tasks", p.Tasks, "events", p.Events,
+				"revisions", p.Revisions, "deliveries", p.Deliveries)
 		}
 		t.Reset(e.opts.PruneEvery)
 	}
