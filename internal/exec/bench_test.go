@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,12 +40,31 @@ func TestGitRepositoryCheckout(t *testing.T) {
 }
 
 func TestCheckoutFailureIsError(t *testing.T) {
-	cfg := testConfig(t.TempDir(), &config.Template{Name: "a"})
-	cfg.Projects["p"].Repositories["r"].URL = "http://127.0.0.1:1/nothing.git"
-	h := newHarness(t, cfg)
-	task := h.wait(h.submit("p", "a").ID, state.StatusSuccess, state.StatusFailure, state.StatusError)
-	if task.Status != state.StatusError || !containsStr(task.Message, "checkout http://127.0.0.1:1/nothing.git") {
-		t.Errorf("got %s %q, want error naming the checkout", task.Status, task.Message)
+	tests := []struct {
+		name, url, want, secret string
+	}{
+		{"unreachable", "http://127.0.0.1:1/nothing.git", "http://127.0.0.1:1/nothing.git: ", ""},
+		{"credentials redacted", "http://deploy:s3cret-pw@127.0.0.1:1/nothing.git", "127.0.0.1:1/nothing.git: ", "s3cret-pw"},
+		{"missing local path", "/nonexistent/semaphored/repo", "checkout /nonexistent/semaphored/repo: ", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t.TempDir(), &config.Template{Name: "a"})
+			cfg.Projects["p"].Repositories["r"].URL = tt.url
+			h := newHarness(t, cfg)
+			task := h.wait(h.submit("p", "a").ID, state.StatusSuccess, state.StatusFailure, state.StatusError)
+			if task.Status != state.StatusError || !containsStr(task.Message, tt.want) {
+				t.Errorf("got %s %q, want error naming %q", task.Status, task.Message, tt.want)
+			}
+			// The git cache names the operation and URL; the engine must
+			// not name them again ("checkout URL: checkout URL: ...").
+			if n := strings.Count(task.Message, tt.want); n != 1 {
+				t.Errorf("message %q: got %q %d times, want once", task.Message, tt.want, n)
+			}
+			if tt.secret != "" && (strings.Contains(task.Message, tt.secret) || contains(h.lines(task.ID), tt.secret)) {
+				t.Errorf("message %q or log %q holds the password", task.Message, h.lines(task.ID))
+			}
+		})
 	}
 }
 

@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -369,24 +366,17 @@ func isLocal(url string) bool {
 
 // checkout writes the repository at sha (or the head of branch) into dst
 // and returns the commit. A local path that is a plain directory (not a
-// git repository) is copied as it is, with no commit.
+// git repository) is copied as it is by the git cache, with no commit.
+// The git cache's errors already name the operation and the redacted URL
+// ("checkout URL: ..."), so they are returned as they are.
 func (e *Engine) checkout(ctx context.Context, p *config.Project, repo *config.Repository, sha, branch, dst string, sec *secrets, lw *logWriter) (string, error) {
 	url := repo.URL
-	if isLocal(url) {
-		if !filepath.IsAbs(url) {
-			root := "."
-			if e.opts.ConfigRoot != nil {
-				root = e.opts.ConfigRoot()
-			}
-			url = filepath.Join(root, url)
+	if isLocal(url) && !filepath.IsAbs(url) {
+		root := "."
+		if e.opts.ConfigRoot != nil {
+			root = e.opts.ConfigRoot()
 		}
-		if !isGitRepo(url) {
-			if err := copyTree(url, dst); err != nil {
-				return "", fmt.Errorf("copy repository %s from %s: %w", repo.Name, url, err)
-			}
-			lw.engineLine("checkout " + url + " (plain directory)")
-			return "", nil
-		}
+		url = filepath.Join(root, url)
 	}
 	auth, err := gitAuth(p, repo, sec)
 	if err != nil {
@@ -397,7 +387,11 @@ func (e *Engine) checkout(ctx context.Context, p *config.Project, repo *config.R
 	}
 	c, err := e.opts.Git.Checkout(ctx, url, auth, sha, branch, dst)
 	if err != nil {
-		return "", fmt.Errorf("checkout %s: %w", gitcache.Redact(url), err)
+		return "", err
+	}
+	if c.SHA == "" {
+		lw.engineLine(fmt.Sprintf("checkout %s (plain directory)", gitcache.Redact(url)))
+		return "", nil
 	}
 	lw.engineLine(fmt.Sprintf("checkout %s at %s", gitcache.Redact(url), shortSHA(c.SHA)))
 	return c.SHA, nil
@@ -408,64 +402,6 @@ func shortSHA(s string) string {
 		return s[:7]
 	}
 	return s
-}
-
-func isGitRepo(dir string) bool {
-	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-		return true
-	}
-	_, err := os.Stat(filepath.Join(dir, "HEAD"))
-	_, err2 := os.Stat(filepath.Join(dir, "objects"))
-	return err == nil && err2 == nil
-}
-
-// copyTree copies the regular files, directories and symlinks of src into dst.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			if rel == "." {
-				return nil
-			}
-			return os.MkdirAll(target, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		case d.Type().IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			return copyFile(path, target, info.Mode().Perm())
-		}
-		return nil
-	})
-}
-
-func copyFile(src, dst string, mode fs.FileMode) (err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, out.Close()) }()
-	_, err = io.Copy(out, in)
-	return err
 }
 
 func slicesClone(s []string) []string {

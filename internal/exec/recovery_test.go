@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
@@ -47,7 +48,9 @@ func crashHelper() int {
 		fmt.Fprintln(os.Stderr, "open state:", err)
 		return 1
 	}
-	e := New(Options{Store: st, Config: &fakeConfig{cfg: crashConfig(os.Getenv(envRepo))}, WorkDir: filepath.Join(filepath.Dir(os.Getenv(envState)), "work")})
+	base := filepath.Dir(os.Getenv(envState))
+	e := New(Options{Store: st, Config: &fakeConfig{cfg: crashConfig(os.Getenv(envRepo))}, WorkDir: filepath.Join(base, "work"),
+		Git: gitcache.New(filepath.Join(base, "git"), gitcache.Options{})})
 	ctx := context.Background()
 	go func() {
 		if _, err := e.Submit(ctx, Request{Project: "p", Template: "long"}); err != nil {
@@ -117,7 +120,9 @@ func TestCrashRecovery(t *testing.T) {
 	// A new daemon on the same file.
 	st := openStore(t, path)
 	defer st.Close()
-	e := New(Options{Store: st, Config: &fakeConfig{cfg: crashConfig(repo)}, WorkDir: filepath.Join(dir, "work")})
+	git := gitcache.New(filepath.Join(dir, "git"), gitcache.Options{})
+	defer git.Close()
+	e := New(Options{Store: st, Config: &fakeConfig{cfg: crashConfig(repo)}, WorkDir: filepath.Join(dir, "work"), Git: git})
 	h := &harness{t: t, e: e, store: st}
 	h.start()
 	defer h.stop()
