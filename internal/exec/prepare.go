@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -236,18 +237,20 @@ func (e *Engine) prepareAnsible(ctx context.Context, p *config.Project, tmpl *co
 			if _, err := e.checkout(ctx, p, r, "", r.Branch, dir, sec, lw); err != nil {
 				return fmt.Errorf("inventory %s: %w", inv.Name, err)
 			}
-			// The runner only reads inventory files inside RepoDir: the
-			// file of another repository is handed over as its text.
+			// The whole checkout stays in PrivateDir: the runner takes an
+			// absolute inventory path there, so group_vars/ and host_vars/
+			// next to the file apply.
 			if !filepath.IsLocal(inv.Path) {
 				return fmt.Errorf("inventory %s: path %q is not inside repository %s", inv.Name, inv.Path, r.Name)
 			}
-			text, err := os.ReadFile(filepath.Join(dir, inv.Path))
+			abs, err := filepath.Abs(filepath.Join(dir, inv.Path))
 			if err != nil {
-				return fmt.Errorf("inventory %s: read %s of repository %s: %w", inv.Name, inv.Path, r.Name, err)
+				return fmt.Errorf("inventory %s: %w", inv.Name, err)
 			}
-			a.InventoryText = string(text)
-			ext := strings.ToLower(filepath.Ext(inv.Path))
-			a.InventoryYAML = ext == ".yml" || ext == ".yaml"
+			if _, err := os.Stat(abs); err != nil {
+				return fmt.Errorf("inventory %s: %s of repository %s: %w", inv.Name, inv.Path, r.Name, errors.Unwrap(err))
+			}
+			a.InventoryPath = abs
 		}
 		if inv.SSHKey != "" {
 			k := p.Keys[inv.SSHKey]

@@ -63,10 +63,11 @@ func (r *run) ansible() Result {
 		}
 		argv = append(argv, "-i", p)
 	case a.InventoryPath != "":
-		if !filepath.IsLocal(a.InventoryPath) {
-			return *errResult(fmt.Errorf("inventory %q is not inside the repository", a.InventoryPath))
+		p, err := r.inventoryPath(a.InventoryPath)
+		if err != nil {
+			return *errResult(err)
 		}
-		argv = append(argv, "-i", filepath.Join(r.spec.RepoDir, a.InventoryPath))
+		argv = append(argv, "-i", p)
 	}
 	if len(r.spec.Vars) > 0 {
 		p, err := r.writePrivateJSON("vars.json", r.spec.Vars)
@@ -304,4 +305,26 @@ func removeStaleTemps(parent string, age time.Duration) {
 			_ = os.RemoveAll(filepath.Join(parent, e.Name()))
 		}
 	}
+}
+
+// inventoryPath returns the inventory file to give ansible-playbook: a
+// relative path must stay inside RepoDir; an absolute one must be inside
+// PrivateDir, where the engine checks out an inventory of another
+// repository (so that its group_vars/ and host_vars/ come along).
+func (r *run) inventoryPath(p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		if !filepath.IsLocal(p) {
+			return "", fmt.Errorf("inventory %q is not inside the repository", p)
+		}
+		return filepath.Join(r.spec.RepoDir, p), nil
+	}
+	priv, err := filepath.Abs(r.spec.PrivateDir)
+	if err != nil {
+		return "", fmt.Errorf("inventory %q: %w", p, err)
+	}
+	rel, err := filepath.Rel(priv, p)
+	if err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("inventory %q is not inside the private directory", p)
+	}
+	return filepath.Join(priv, rel), nil
 }

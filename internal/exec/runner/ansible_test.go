@@ -379,3 +379,76 @@ func TestRemoveStaleTemps(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// An absolute inventory path inside PrivateDir (an inventory checked out
+// from another repository) is used as it is, with its group_vars; one
+// outside PrivateDir, or a relative one leaving RepoDir, is refused.
+func TestAnsibleInventoryPath(t *testing.T) {
+	repo, _ := ansibleRepo(t)
+	iniText, err := os.ReadFile(filepath.Join(repo, "inventory.ini"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "inventory.ini")
+	if err := os.WriteFile(outside, iniText, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		path    func(priv string) string
+		want    Result
+		wantOut string
+	}{
+		{
+			name:    "absolute in the private directory, with group_vars",
+			path:    func(priv string) string { return filepath.Join(priv, "inventory-repo", "hosts", "inventory.ini") },
+			want:    Result{Status: Success},
+			wantOut: `"msg": "greeting=from the inventory repository"`,
+		},
+		{
+			name: "absolute outside the private directory",
+			path: func(string) string { return outside },
+			want: Result{Status: Error, ExitCode: -1, Message: `inventory "` + outside + `" is not inside the private directory`},
+		},
+		{
+			name: "absolute escaping the private directory",
+			path: func(priv string) string { return priv + "/../../inventory.ini" },
+			want: Result{Status: Error, ExitCode: -1},
+		},
+		{
+			name: "relative leaving the repository",
+			path: func(string) string { return "../inventory.ini" },
+			want: Result{Status: Error, ExitCode: -1, Message: `inventory "../inventory.ini" is not inside the repository`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := ansibleSpec(t, repo)
+			dir := filepath.Join(spec.PrivateDir, "inventory-repo", "hosts")
+			if err := os.MkdirAll(filepath.Join(dir, "group_vars"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "inventory.ini"), iniText, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "group_vars", "all.yml"), []byte("greeting: from the inventory repository\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			spec.Ansible.InventoryPath = tt.path(spec.PrivateDir)
+			spec.Ansible.Tags = []string{"greet"}
+			res, sink := runSpec(t, spec)
+			if tt.want.Message == "" && tt.want.Status == Error {
+				tt.want.Message = res.Message
+				if !strings.HasSuffix(res.Message, "is not inside the private directory") {
+					t.Errorf("got message %q, want the path refused", res.Message)
+				}
+			}
+			if res != tt.want {
+				t.Fatalf("got %+v, want %+v; output:\n%s", res, tt.want, sink.joined())
+			}
+			if tt.wantOut != "" && !strings.Contains(sink.joined(), tt.wantOut) {
+				t.Errorf("got output without %q:\n%s", tt.wantOut, sink.joined())
+			}
+		})
+	}
+}

@@ -33,8 +33,10 @@
 //	powershell  pwsh -NoLogo -NonInteractive -File ENTRY ARGUMENTS... (Error "pwsh not found")
 //
 // The ansible inventory is InventoryText written to PRIV/inventory.ini (or
-// inventory.yml when InventoryYAML), or InventoryPath inside RepoDir, or
-// none. --check and --diff are both given in a dry run. The become
+// inventory.yml when InventoryYAML), or InventoryPath: relative, inside
+// RepoDir; absolute, inside PrivateDir (the engine checks an inventory of
+// another repository out there, so its group_vars/ apply); or none.
+// Other paths are refused. --check and --diff are both given in a dry run. The become
 // password goes to PRIV/become-password, named by
 // ANSIBLE_BECOME_PASSWORD_FILE (ansible-core 2.12 or later).
 //

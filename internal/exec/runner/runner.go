@@ -48,7 +48,9 @@ type Spec struct {
 // AnsibleSpec are the ansible-playbook parameters of a run.
 type AnsibleSpec struct {
 	// Inventory: InventoryText is written to a file (INI or YAML as given
-	// by InventoryYAML), or InventoryPath names a file in RepoDir; neither
+	// by InventoryYAML), or InventoryPath names a file: relative, in
+	// RepoDir; absolute, in PrivateDir (an inventory checked out from
+	// another repository, with its group_vars/ and host_vars/). Neither
 	// means no inventory.
 	InventoryText string
 	InventoryYAML bool
