@@ -461,15 +461,33 @@ func (e *Engine) stopWaiting(ctx context.Context, id uint64, msg string) (state.
 }
 
 // StopWaiting stops every waiting task of a project (template "" = all of
-// its templates) and returns how many.
+// its templates) and returns how many. Before Run has recovered, waiting
+// tasks a previous process left are only in the state: they are found
+// there and stopped too.
 func (e *Engine) StopWaiting(ctx context.Context, project, template string) (int, error) {
-	e.mu.Lock()
-	ids := e.dequeueWhere(func(_ uint64, k tmplKey) bool {
+	match := func(k tmplKey) bool {
 		return k.project == project && (template == "" || k.template == template)
-	})
+	}
+	e.mu.Lock()
+	ids := e.dequeueWhere(func(_ uint64, k tmplKey) bool { return match(k) })
+	started := e.started
 	e.mu.Unlock()
-	n := 0
-	var errs []error
+	if !started {
+		tasks, err := e.store.ActiveTasks(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("stop waiting tasks of %s: %w", project, err)
+		}
+		for _, t := range tasks {
+			if t.Status == state.StatusWaiting && match(tmplKey{t.Project, t.Template}) && !slices.Contains(ids, t.ID) {
+				ids = append(ids, t.ID)
+			}
+		}
+		slices.Sort(ids)
+	}
+	var (
+		stopped []uint64
+		errs    []error
+	)
 	for _, id := range ids {
 		if _, err := e.stopWaiting(ctx, id, msgStopped); err != nil {
 			if !errors.Is(err, ErrNotStoppable) {
@@ -477,9 +495,15 @@ func (e *Engine) StopWaiting(ctx context.Context, project, template string) (int
 			}
 			continue
 		}
-		n++
+		stopped = append(stopped, id)
 	}
-	return n, errors.Join(errs...)
+	if !started {
+		// A recovery running meanwhile may have queued some of them.
+		e.mu.Lock()
+		e.dequeueWhere(func(id uint64, _ tmplKey) bool { return slices.Contains(stopped, id) })
+		e.mu.Unlock()
+	}
+	return len(stopped), errors.Join(errs...)
 }
 
 // Confirm approves a plan waiting for confirmation. The task gets its
