@@ -12,17 +12,19 @@ import (
 // into pieces of this size.
 const maxLine = 64 << 10
 
-// A read that returns less than smallRead bytes is followed by a pause of
-// readPause before the next read: a process printing line by line then
-// finds the reader asleep on a timer rather than waiting on the pipe, so
-// its writes do not wake this process once per line, and the next read
-// takes many lines at once. A process printing nothing leaves the reader
-// blocked in Read (no timer), and a busy pipe (large reads) is read
-// without pauses. Lines are stamped when read, so a stamp can lag the
-// write by up to readPause.
+// From the pauseAfter-th read on, a read that returns less than smallRead
+// bytes is followed by a pause of readPause before the next read: a
+// process printing line by line then finds the reader asleep on a timer
+// rather than waiting on the pipe, so its writes do not wake this process
+// once per line, and the next read takes many lines at once. A short job
+// (a few reads) is read without pauses, so its end is seen at once; a
+// process printing nothing leaves the reader blocked in Read (no timer),
+// and a busy pipe (large reads) is read without pauses. Lines are stamped
+// when read, so a stamp can lag the write by up to readPause.
 const (
-	smallRead = 16 << 10
-	readPause = 2 * time.Millisecond
+	smallRead  = 16 << 10
+	readPause  = 2 * time.Millisecond
+	pauseAfter = 4
 )
 
 // sinkError marks an error returned by the Sink, which ends the run.
@@ -109,7 +111,7 @@ func (s *lineSplitter) write(t time.Time, data []byte) error {
 func copyLines(r io.Reader, m *masker, sink Sink) error {
 	s := &lineSplitter{mask: m, sink: sink}
 	buf := make([]byte, 64<<10)
-	for {
+	for reads := 1; ; reads++ {
 		n, err := r.Read(buf)
 		if n > 0 {
 			// One timestamp per read: every line completed by this read
@@ -118,7 +120,7 @@ func copyLines(r io.Reader, m *masker, sink Sink) error {
 				return werr
 			}
 		}
-		if n > 0 && n < smallRead && err == nil {
+		if reads >= pauseAfter && n > 0 && n < smallRead && err == nil {
 			time.Sleep(readPause)
 		}
 		if err != nil {
