@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -438,23 +439,44 @@ func TestKill9MidJob(t *testing.T) {
 			t.Fatalf("slow task's log lost line %d:\n%s", i, log)
 		}
 	}
+	// The job the dead daemon left running was killed by the new one.
+	waitUntil(t, "the left-over job to be killed", 10*time.Second, func() bool { return !processMatching("301.4159") })
+	if _, err := os.Stat(filepath.Join(d.data, "work", "tasks", strconv.FormatUint(slow, 10))); !os.IsNotExist(err) {
+		t.Errorf("the interrupted task's directory (with its secret files) is still there: %v", err)
+	}
 }
 
-// killMatching kills the processes whose command line contains marker: the
-// job a SIGKILLed daemon leaves behind (a supervisor's cgroup would).
+// killMatching kills the processes whose command line contains marker, in
+// case the test failed before the daemon did.
 func killMatching(marker string) {
+	for _, pid := range pidsMatching(marker) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// processMatching reports whether a live process's command line holds marker.
+func processMatching(marker string) bool {
+	for _, pid := range pidsMatching(marker) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !bytes.Contains(b, []byte(") Z ")) {
+			return true
+		}
+	}
+	return false
+}
+
+func pidsMatching(marker string) []int {
+	var pids []int
 	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil || !bytes.Contains(b, []byte(marker)) {
 			continue
 		}
-		var pid int
-		fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
-		if pid != os.Getpid() {
-			syscall.Kill(pid, syscall.SIGKILL)
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && pid != os.Getpid() {
+			pids = append(pids, pid)
 		}
 	}
+	return pids
 }
 
 const secretConfig = `project: sec

@@ -258,9 +258,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
-// recover marks tasks a previous process left past waiting as interrupted
-// and queues the waiting ones in ID order.
+// recover kills the jobs and removes the task directories a previous
+// process left behind, marks the tasks it left past waiting as
+// interrupted, and queues the waiting ones in ID order.
 func (e *Engine) recover(ctx context.Context) error {
+	e.cleanLeftovers()
 	tasks, err := e.store.ActiveTasks(ctx)
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -46,8 +48,14 @@ func TestCleanLeftovers(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the left-over job still runs")
 	}
-	if err := syscall.Kill(-job.Process.Pid, 0); err == nil {
-		t.Error("a process of the left-over job's group still runs")
+	// Killed members may linger as zombies until their new parent reaps
+	// them; what must not exist is a live one.
+	deadline := time.Now().Add(10 * time.Second)
+	for liveInGroup(job.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("a process of the left-over job's group still runs")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := os.Stat(filepath.Join(work, "tasks", "7")); !os.IsNotExist(err) {
 		t.Errorf("the left-over task directory is still there: %v", err)
@@ -55,4 +63,25 @@ func TestCleanLeftovers(t *testing.T) {
 	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Errorf("an unrelated process was killed: %v", err)
 	}
+}
+
+// liveInGroup reports whether a process of group pgid runs (zombies aside).
+func liveInGroup(pgid int) bool {
+	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ")".
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b)[i+1:])
+		if len(f) >= 3 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
 }
