@@ -130,6 +130,14 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+func TestServeRefusesDataInsideConfig(t *testing.T) {
+	cfg := copyDir(t, "../../examples/quickstart")
+	_, errOut, code := runCmd(t, "serve", "--config", cfg, "--data", filepath.Join(cfg, "data"), "--listen", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(errOut, "is inside the config directory") {
+		t.Fatalf("data inside config: exit %d, stderr %q", code, errOut)
+	}
+}
+
 func TestUsageAndVersion(t *testing.T) {
 	if _, _, code := runCmd(t); code != 2 {
 		t.Fatalf("no command: exit %d, want 2", code)

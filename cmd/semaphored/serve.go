@@ -148,6 +148,9 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 	if err != nil {
 		return err
 	}
+	if d, ok := source.(*sync.DirSource); ok && within(o.data, d.Dir) {
+		return fmt.Errorf("the data directory %s is inside the config directory %s: the daemon would read its own task checkouts as declarations; put it elsewhere (--data)", o.data, d.Dir)
+	}
 	store, err := state.Open(filepath.Join(o.data, "state.db"), state.Options{Logger: logger.With("component", "state")})
 	if err != nil {
 		return err
@@ -200,6 +203,12 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 	g.Go(func() error { return syncer.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
 	return g.Wait()
+}
+
+// within reports whether path is dir or lies below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // activeConfig adapts the syncer to what the engine and the API read.

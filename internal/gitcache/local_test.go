@@ -205,3 +205,28 @@ func TestCheckoutDestination(t *testing.T) {
 		t.Errorf("failed checkout touched the non-empty dst: got %q, %v", b, err)
 	}
 }
+
+// TestCopyPlainDirectoryIntoItself checks out a plain directory into a
+// directory inside it: the copy skips its own destination instead of
+// recursing until the path is too long.
+func TestCopyPlainDirectoryIntoItself(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "job.sh"), []byte("echo hi\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(src, "data", "work", "tasks", "1", "repo")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := gitcache.New(t.TempDir(), gitcache.Options{})
+	defer c.Close()
+	if _, err := c.Checkout(context.Background(), src, gitcache.Auth{}, "", "", dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "job.sh")); err != nil {
+		t.Fatalf("job.sh not copied: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "data", "work", "tasks", "1", "repo")); !os.IsNotExist(err) {
+		t.Fatalf("the destination was copied into itself: %v", err)
+	}
+}

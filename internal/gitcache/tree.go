@@ -229,13 +229,18 @@ func safeName(n string) bool {
 
 // copyDir copies the plain directory src into the empty directory dst:
 // directories, regular files with their permission bits, and symlinks as
-// symlinks (never followed). Other file types are skipped.
+// symlinks (never followed). Other file types are skipped, and so is dst
+// itself when it lies inside src (a copy must not copy itself).
 func copyDir(ctx context.Context, src, dst string) error {
 	root, err := os.OpenRoot(dst)
 	if err != nil {
 		return fmt.Errorf("open destination: %w", err)
 	}
 	defer root.Close()
+	absDst, err := filepath.Abs(dst)
+	if err != nil {
+		return err
+	}
 	buf := make([]byte, 32*1024)
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -243,6 +248,11 @@ func copyDir(ctx context.Context, src, dst string) error {
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if d.IsDir() {
+			if abs, err := filepath.Abs(p); err == nil && abs == absDst {
+				return filepath.SkipDir
+			}
 		}
 		rel, err := filepath.Rel(src, p)
 		if err != nil {
