@@ -19,7 +19,7 @@ const (
 	flushLines   = 1000
 	flushBytes   = 256 << 10
 	flushDelay   = 50 * time.Millisecond
-	maxPending   = 4 << 20
+	maxPending   = 1 << 20
 	lineOverhead = 48 // a state.LogLine without its text
 )
 

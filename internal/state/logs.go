@@ -87,16 +87,37 @@ func decodeChunk(chunk []byte, first uint64, fn func(n uint64, ns int64, text []
 	return nil
 }
 
+// maxChunkText bounds the text of one stored chunk. BoltDB rewrites the
+// leaf that receives a new chunk, with the chunk before it (a leaf holds at
+// least two), so a big batch is stored as several chunks: appending then
+// costs a bounded copy instead of the whole previous batch, and the file's
+// pages the copy touches (which count in the daemon's RSS) stay few.
+const maxChunkText = 64 << 10
+
+// chunkLen returns how many of lines go into the next chunk: at least one,
+// and no more than maxChunkText bytes of text when there are more.
+func chunkLen(lines []LogLine) int {
+	size := 0
+	for i := range lines {
+		size += len(lines[i].Text)
+		if size > maxChunkText && i > 0 {
+			return i
+		}
+	}
+	return len(lines)
+}
+
 // AppendLog stores lines after the task's last line in one transaction,
 // numbering them (LogLine.N is set on the stored copy) and adding to the
-// task's LogLines/LogBytes. The batch is one chunk keyed by its first line
-// number; a line with a zero Time is stored with the current time.
+// task's LogLines/LogBytes. The batch is stored as chunks of at most
+// maxChunkText bytes of text, each keyed by its first line number; a line
+// with a zero Time is stored with the current time.
 // ErrNotFound when there is no such task.
 func (s *Store) AppendLog(ctx context.Context, taskID uint64, lines []LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	chunk, textBytes := encodeChunk(lines, s.now())
+	now := s.now()
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		t, err := getTask(tx, taskID)
 		if err != nil {
@@ -109,11 +130,16 @@ func (s *Store) AppendLog(ctx context.Context, taskID uint64, lines []LogLine) e
 			return err
 		}
 		b.FillPercent = 1
-		if err := b.Put(u64(t.LogLines+1), chunk); err != nil {
-			return err
+		for rest := lines; len(rest) > 0; {
+			n := chunkLen(rest)
+			chunk, textBytes := encodeChunk(rest[:n], now)
+			if err := b.Put(u64(t.LogLines+1), chunk); err != nil {
+				return err
+			}
+			t.LogLines += uint64(n)
+			t.LogBytes += textBytes
+			rest = rest[n:]
 		}
-		t.LogLines += uint64(len(lines))
-		t.LogBytes += textBytes
 		return putTask(tx, &t)
 	})
 	if err != nil {

@@ -3,11 +3,14 @@ package state
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 func makeLines(start, n int, t0 time.Time) []LogLine {
@@ -185,4 +188,51 @@ func FuzzChunkRoundTrip(f *testing.F) {
 		}
 		_ = decodeChunk(bytes.Repeat([]byte{1}, len(text)), 1, func(uint64, int64, []byte) bool { return true })
 	})
+}
+
+// TestAppendLogSplitsBigBatches stores one batch of about 1 MiB: it must
+// land as chunks of at most maxChunkText bytes of text (a line longer than
+// that alone in its chunk), numbered on, and read back whole from any line.
+func TestAppendLogSplitsBigBatches(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, newClock())
+	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	var batch []LogLine
+	for i := range 10000 {
+		batch = append(batch, LogLine{Time: time.Unix(int64(i), 0), Text: fmt.Sprintf("%06d %s", i, strings.Repeat("x", 93))})
+	}
+	batch[5000].Text = strings.Repeat("y", maxChunkText+10) // longer than a chunk
+	if err := s.AppendLog(ctx, tk.ID, batch); err != nil {
+		t.Fatal(err)
+	}
+	var chunks, maxText int
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketLogs).Bucket(u64(tk.ID)).ForEach(func(k, v []byte) error {
+			chunks++
+			text := 0
+			err := decodeChunk(v, binary.BigEndian.Uint64(k), func(n uint64, ns int64, b []byte) bool {
+				if n != 5001 {
+					text += len(b)
+				}
+				return true
+			})
+			maxText = max(maxText, text)
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chunks < 16 || maxText > maxChunkText {
+		t.Fatalf("got %d chunks, largest %d bytes of text; want >= 16 chunks of <= %d", chunks, maxText, maxChunkText)
+	}
+	for _, from := range []uint64{1, 700, 5001, 5002, 9999, 10000} {
+		got, err := s.ReadLog(ctx, tk.ID, from, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uint64(len(got)) != 10001-from || got[0].N != from || got[0].Text != batch[from-1].Text {
+			t.Fatalf("read from %d: got %d lines starting at %d", from, len(got), got[0].N)
+		}
+	}
 }
