@@ -109,15 +109,15 @@ templates:
 // 127 bytes) through the real daemon, and reports the daemon's peak RSS
 // (VmHWM) and the job's time. Target: daemon RSS under 60 MB.
 func BenchmarkDaemonGigabyteJob(b *testing.B) {
-	cfg := b.TempDir()
-	os.WriteFile(filepath.Join(cfg, "bench.yaml"), []byte(bigJobConfig), 0o644)
-	os.WriteFile(filepath.Join(cfg, "gigabyte.sh"), []byte("yes \"$(printf '%0126d' 0)\" | head -c 1073741824\n"), 0o755)
-	os.WriteFile(filepath.Join(cfg, "trivial.sh"), []byte("echo hi\n"), 0o755)
+	cfg := configDir(b, map[string]string{
+		"bench.yaml":  bigJobConfig,
+		"gigabyte.sh": "yes \"$(printf '%0126d' 0)\" | head -c 1073741824\n",
+		"trivial.sh":  "echo hi\n",
+	})
 	var peak float64
 	for b.Loop() {
 		b.StopTimer()
 		d := startDaemon(b, cfg, "", "--log-level", "info")
-		waitUntil(b, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
 		b.StartTimer()
 		d.waitSuccess(d.create("bench", "gigabyte", "{}"), 10*time.Minute)
 		b.StopTimer()
@@ -132,15 +132,11 @@ func BenchmarkDaemonGigabyteJob(b *testing.B) {
 // projects) to the real daemon and reports its RSS before and after.
 // Target: within 5 MB.
 func BenchmarkDaemon50kRequests(b *testing.B) {
-	cfg := b.TempDir()
-	os.WriteFile(filepath.Join(cfg, "bench.yaml"), []byte(bigJobConfig), 0o644)
-	os.WriteFile(filepath.Join(cfg, "trivial.sh"), []byte("echo hi\n"), 0o755)
-	os.WriteFile(filepath.Join(cfg, "gigabyte.sh"), []byte("true\n"), 0o755)
+	cfg := configDir(b, map[string]string{"bench.yaml": bigJobConfig, "trivial.sh": "echo hi\n", "gigabyte.sh": "true\n"})
 	var growth float64
 	for b.Loop() {
 		b.StopTimer()
 		d := startDaemon(b, cfg, "", "--log-level", "info")
-		waitUntil(b, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
 		var id uint64
 		for range 20 {
 			id = d.create("bench", "trivial", "{}")

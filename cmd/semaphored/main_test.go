@@ -181,7 +181,7 @@ func (b *syncBuffer) String() string {
 var listenRE = regexp.MustCompile(`listen=(127\.0\.0\.1:\d+)`)
 
 // startDaemon runs the binary on configDir with a fresh or given data
-// directory (extra flags last), and waits for its listen address in the log.
+// directory (extra flags last), and waits until it is ready.
 func startDaemon(t testing.TB, configDir, data string, extra ...string) *daemon {
 	t.Helper()
 	if data == "" {
@@ -225,7 +225,32 @@ func startDaemon(t testing.TB, configDir, data string, extra ...string) *daemon 
 	case <-time.After(20 * time.Second):
 		t.Fatalf("daemon did not log its address:\n%s", logs.String())
 	}
+	waitUntil(t, "readyz", 10*time.Second, func() bool {
+		resp, err := http.Get(d.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 	return d
+}
+
+// configDir writes files (name → content; scripts, ending in .sh, are
+// executable) into a new directory and returns it.
+func configDir(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 func (d *daemon) token() string {
@@ -336,7 +361,9 @@ func TestServeQuickstart(t *testing.T) {
 	if code, body := d.get("/healthz"); code != 200 || body != "ok\n" {
 		t.Fatalf("/healthz: %d %q", code, body)
 	}
-	waitUntil(t, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
+	if code, body := d.get("/readyz"); code != 200 || !strings.HasPrefix(body, "ready: revision dir-") {
+		t.Fatalf("/readyz: %d %q", code, body)
+	}
 
 	if fi, err := os.Stat(filepath.Join(d.data, "admin.token")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("admin.token: %v, mode %v", err, fi.Mode())
@@ -417,14 +444,14 @@ templates:
 // same data, and checks the task is interrupted with its log kept, and a
 // task that was waiting runs.
 func TestKill9MidJob(t *testing.T) {
-	cfg := t.TempDir()
-	os.WriteFile(filepath.Join(cfg, "crash.yaml"), []byte(crashConfig), 0o644)
-	os.WriteFile(filepath.Join(cfg, "settings.yaml"), []byte("settings:\n  max_parallel_tasks: 1\n"), 0o644)
-	os.WriteFile(filepath.Join(cfg, "slow.sh"), []byte("for i in $(seq 1 5); do echo line $i; done\nsleep 301.4159\n"), 0o755)
-	os.WriteFile(filepath.Join(cfg, "quick.sh"), []byte("echo quick done\n"), 0o755)
+	cfg := configDir(t, map[string]string{
+		"crash.yaml":    crashConfig,
+		"settings.yaml": "settings:\n  max_parallel_tasks: 1\n",
+		"slow.sh":       "for i in $(seq 1 5); do echo line $i; done\nsleep 301.4159\n",
+		"quick.sh":      "echo quick done\n",
+	})
 	d := startDaemon(t, cfg, "")
 	t.Cleanup(func() { killMatching("301.4159") })
-	waitUntil(t, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
 
 	slow := d.create("crash", "slow", "{}")
 	waitUntil(t, "the slow task's 5 lines", 20*time.Second, func() bool {
@@ -512,16 +539,13 @@ templates:
 // the bytes of the state file.
 func TestSecretsNeverLeak(t *testing.T) {
 	const secret = "s3cr3t-value-for-tests" // startDaemon puts it in SEMAPHORED_TEST_SECRET
-	cfg := t.TempDir()
-	os.WriteFile(filepath.Join(cfg, "sec.yaml"), []byte(secretConfig), 0o644)
-	os.WriteFile(filepath.Join(cfg, "leak.sh"), []byte(`echo "env: $DB_PASSWORD"
+	cfg := configDir(t, map[string]string{"sec.yaml": secretConfig, "leak.sh": `echo "env: $DB_PASSWORD"
 echo "vars: $(cat "$SEMAPHORED_VARS_FILE")"
 echo "b64: $(printf %s "$DB_PASSWORD" | base64)"
 printf 'split: '; for c in $(printf %s "$DB_PASSWORD" | fold -w1); do printf %s "$c"; sleep 0.01; done; echo
 echo waiting; sleep 2; echo done
-`), 0o755)
+`})
 	d := startDaemon(t, cfg, "")
-	waitUntil(t, "readyz", 10*time.Second, func() bool { code, _ := d.get("/readyz"); return code == 200 })
 	id := d.create("sec", "leak", `{"vars":{"extra":"given"}}`)
 	logPath := fmt.Sprintf("/api/v1/tasks/%d/log", id)
 	waitUntil(t, "the job to be running", 20*time.Second, func() bool {
