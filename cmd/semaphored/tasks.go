@@ -297,15 +297,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cf := addClientFlags(fs)
 	follow := fs.Bool("f", false, "follow the log until the task ends")
 	fs.BoolVar(follow, "follow", false, "same as -f")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := parseTaskID(fs, pos)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
+	id, c, err := taskArgs(fs, cf, args)
 	if err != nil {
 		return err
 	}
@@ -339,15 +331,7 @@ func taskCommand(ctx context.Context, name string, args []string, stdout, stderr
 		fmt.Fprintf(fs.Output(), "Usage: semaphored %s ID [flags]\n", name)
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := parseTaskID(fs, pos)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
+	id, c, err := taskArgs(fs, cf, args)
 	if err != nil {
 		return err
 	}
@@ -357,4 +341,22 @@ func taskCommand(ctx context.Context, name string, args []string, stdout, stderr
 	}
 	fmt.Fprintf(stdout, "task %d %s\n", t.ID, t.Status)
 	return nil
+}
+
+// taskArgs parses the flags and the one task ID of a command about one
+// task, and returns the ID and a client of the daemon.
+func taskArgs(fs *flag.FlagSet, cf *clientFlags, args []string) (uint64, *client.Client, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 0, nil, err
+	}
+	id, err := parseTaskID(fs, pos)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return 0, nil, err
+	}
+	return id, c, nil
 }
