@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,7 +100,7 @@ func (e *Engine) prepare(ctx context.Context, t state.Task, lw *logWriter, taskD
 		RepoDir:    repoDir,
 		PrivateDir: privDir,
 		CacheDir:   filepath.Join(e.opts.WorkDir, "cache"),
-		Arguments:  append(slicesClone(tmpl.Arguments), t.Arguments...),
+		Arguments:  append(slices.Clone(tmpl.Arguments), t.Arguments...),
 		Vars:       map[string]any{},
 		Env:        map[string]string{},
 		DryRun:     t.DryRun,
@@ -162,7 +163,7 @@ func (e *Engine) prepare(ctx context.Context, t state.Task, lw *logWriter, taskD
 		}
 		spec.Terraform = runner.TerraformSpec{
 			Workspace:       o.Workspace,
-			VarFiles:        slicesClone(o.VarFiles),
+			VarFiles:        slices.Clone(o.VarFiles),
 			PlanOnly:        o.PlanOnly || t.DryRun,
 			RequireApproval: o.RequireApproval,
 		}
@@ -190,8 +191,8 @@ func (e *Engine) prepareAnsible(ctx context.Context, p *config.Project, tmpl *co
 	}
 	a := runner.AnsibleSpec{
 		Limit:        o.Limit,
-		Tags:         slicesClone(o.Tags),
-		SkipTags:     slicesClone(o.SkipTags),
+		Tags:         slices.Clone(o.Tags),
+		SkipTags:     slices.Clone(o.SkipTags),
 		Check:        o.Check || t.DryRun,
 		Diff:         o.Diff || t.DryRun,
 		Requirements: o.Requirements,
@@ -200,10 +201,10 @@ func (e *Engine) prepareAnsible(ctx context.Context, p *config.Project, tmpl *co
 		a.Limit = t.Limit
 	}
 	if len(t.Tags) > 0 {
-		a.Tags = slicesClone(t.Tags)
+		a.Tags = slices.Clone(t.Tags)
 	}
 	if len(t.SkipTags) > 0 {
-		a.SkipTags = slicesClone(t.SkipTags)
+		a.SkipTags = slices.Clone(t.SkipTags)
 	}
 	v, err := sec.resolve("vault_password of template "+tmpl.Name, o.VaultPassword)
 	if err != nil {
@@ -405,13 +406,6 @@ func shortSHA(s string) string {
 		return s[:7]
 	}
 	return s
-}
-
-func slicesClone(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	return append([]string(nil), s...)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
