@@ -100,34 +100,34 @@ func New(opts Options) *Syncer {
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
-	f := func(c prometheus.Collector) prometheus.Collector { opts.Registerer.MustRegister(c); return c }
 	m := metrics{
-		syncs: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "semaphored_config_syncs_total",
 			Help: "Config sync passes by result: applied, unchanged, invalid, error.",
-		}, []string{"result"})).(*prometheus.CounterVec),
-		lastSuccess: f(prometheus.NewGauge(prometheus.GaugeOpts{
+		}, []string{"result"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "semaphored_config_last_success_timestamp_seconds",
 			Help: "When a sync pass last succeeded (applied or unchanged), as a Unix time.",
-		})).(prometheus.Gauge),
-		lastValid: f(prometheus.NewGauge(prometheus.GaugeOpts{
+		}),
+		lastValid: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "semaphored_config_last_revision_valid",
 			Help: "1 when the newest revision looked at was valid, 0 when it was rejected (the last good one stays active).",
-		})).(prometheus.Gauge),
-		revision: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		}),
+		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "semaphored_config_active_revision_info",
 			Help: "The active config revision, as a label on a constant 1 (one series at a time).",
-		}, []string{"revision"})).(*prometheus.GaugeVec),
-		objects: f(prometheus.NewGauge(prometheus.GaugeOpts{
+		}, []string{"revision"}),
+		objects: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "semaphored_config_objects",
 			Help: "Declared objects in the active revision.",
-		})).(prometheus.Gauge),
-		duration: f(prometheus.NewHistogram(prometheus.HistogramOpts{
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "semaphored_config_sync_duration_seconds",
 			Help:    "Time of sync passes that read the source (load, validate, diff, apply).",
 			Buckets: []float64{.001, .005, .025, .1, .5, 1, 5, 30},
-		})).(prometheus.Histogram),
+		}),
 	}
+	opts.Registerer.MustRegister(m.syncs, m.lastSuccess, m.lastValid, m.revision, m.objects, m.duration)
 	m.syncs.WithLabelValues("applied")
 	m.syncs.WithLabelValues("unchanged")
 	m.syncs.WithLabelValues("invalid")
