@@ -77,16 +77,8 @@ func TestLogFollow(t *testing.T) {
 	task := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusRunning})
 	f.store.AppendLog(task.ID, "first")
 
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", fmt.Sprintf("%s/api/v1/tasks/%d/log?follow=1", srv.URL, task.ID), nil)
-	req.Header.Set("Authorization", "Bearer "+readToken)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := follow(t, t.Context(), srv, task.ID)
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("got %d, want 200", resp.StatusCode)
-	}
 	br := bufio.NewReader(resp.Body)
 	readLine := func(want string) {
 		t.Helper()
@@ -121,12 +113,7 @@ func TestLogFollowerDisconnect(t *testing.T) {
 	const followers = 20
 	for range followers {
 		ctx, cancel := context.WithCancel(t.Context())
-		req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/tasks/%d/log?follow=1", srv.URL, task.ID), nil)
-		req.Header.Set("Authorization", "Bearer "+readToken)
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := follow(t, ctx, srv, task.ID)
 		if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "hello\n" {
 			t.Fatalf("got %q (%v), want hello", line, err)
 		}
@@ -134,6 +121,22 @@ func TestLogFollowerDisconnect(t *testing.T) {
 		resp.Body.Close()
 	}
 	waitFor(t, "followers to end", func() bool { return f.engine.Followers() == 0 })
+}
+
+// follow opens a followed log of task id on srv and checks it answers 200.
+func follow(t *testing.T, ctx context.Context, srv *httptest.Server, id uint64) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/tasks/%d/log?follow=1", srv.URL, id), nil)
+	req.Header.Set("Authorization", "Bearer "+readToken)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		resp.Body.Close()
+		t.Fatalf("follow the log of task %d: got %d, want 200", id, resp.StatusCode)
+	}
+	return resp
 }
 
 // waitFor polls cond until it holds or a deadline passes.
@@ -156,12 +159,7 @@ func TestCloseStreams(t *testing.T) {
 	defer srv.Close()
 	task := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusRunning})
 	f.store.AppendLog(task.ID, "hello")
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", fmt.Sprintf("%s/api/v1/tasks/%d/log?follow=1", srv.URL, task.ID), nil)
-	req.Header.Set("Authorization", "Bearer "+readToken)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := follow(t, t.Context(), srv, task.ID)
 	defer resp.Body.Close()
 	br := bufio.NewReader(resp.Body)
 	if line, err := br.ReadString('\n'); err != nil || line != "hello\n" {
@@ -173,11 +171,8 @@ func TestCloseStreams(t *testing.T) {
 	}
 	waitFor(t, "followers to end", func() bool { return f.engine.Followers() == 0 })
 	// A follow started after CloseStreams ends at once.
-	resp2, err := srv.Client().Do(req.Clone(t.Context()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = io.ReadAll(resp2.Body)
+	resp2 := follow(t, t.Context(), srv, task.ID)
+	_, err := io.ReadAll(resp2.Body)
 	resp2.Body.Close()
 	if err == nil {
 		t.Error("follow after CloseStreams: got a clean end, want a broken stream")
