@@ -120,7 +120,9 @@ func forgeCases() []forgeCase {
 				}
 				return v.State, v.Context, v.Description, v.TargetURL
 			},
-			errBody: func(msg string) string { return `{"message":"` + msg + `","url":"https://git.example.com/api/swagger"}` },
+			errBody: func(msg string) string {
+				return `{"message":"` + msg + `","url":"https://git.example.com/api/swagger"}`
+			},
 			states: map[State]string{StatePending: "pending", StateRunning: "pending", StateSuccess: "success",
 				StateFailure: "failure", StateError: "error", StateCanceled: "error"},
 			created: `{"id":1,"status":"success","target_url":"","description":"","url":"","context":"c","created_at":"2026-12-01T00:00:00Z"}`,
