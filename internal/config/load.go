@@ -272,6 +272,7 @@ func defaultSettings() Settings {
 		Retention:        Retention{KeepTasks: 100, KeepDays: 30},
 		MaxLogBytes:      64 << 20,
 		StopGracePeriod:  Duration(10e9),
+		Links:            Links{Expiry: Duration(90 * 24 * 60 * 60 * 1e9)},
 	}
 }
 
@@ -320,14 +321,15 @@ func yamlError(name string, err error) *Error {
 	return &Error{Pos: p, Msg: "malformed YAML: " + msg}
 }
 
-var projectKinds = []string{"repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations"}
+var projectKinds = []string{"repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations", "notifications"}
 
 var kindSingular = map[string]string{
 	"repositories": "repository", "keys": "key", "inventories": "inventory", "environments": "environment",
 	"templates": "template", "schedules": "schedule", "integrations": "integration",
+	"notifications": "notification",
 }
 
-var topKeys = []string{"project", "description", "max_parallel_tasks", "repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations", "settings"}
+var topKeys = []string{"project", "description", "max_parallel_tasks", "repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations", "notifications", "settings"}
 
 // parsed is one file after the text checks and the YAML parse.
 type parsed struct {
@@ -473,7 +475,7 @@ func (l *loader) loadFile(name string, doc parsed) {
 	}
 	if proj == nil {
 		if !hasProject {
-			for _, k := range topKeys[1:10] {
+			for _, k := range topKeys[1 : len(topKeys)-1] {
 				if p, ok := byKey[k]; ok {
 					d.errorf(p.k, "project", "missing top-level key \"project\": a file that declares %s must say which project (project: NAME)", k)
 					break
@@ -546,6 +548,8 @@ func fieldNameOf(kind string) string {
 		return "Schedules"
 	case "integrations":
 		return "Integrations"
+	case "notifications":
+		return "Notifications"
 	}
 	return ""
 }

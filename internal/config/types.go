@@ -30,6 +30,8 @@ type Settings struct {
 	StopGracePeriod Duration `yaml:"stop_grace_period" json:"stop_grace_period"`
 	// APITokens are keyed by name.
 	APITokens map[string]*APIToken `yaml:"api_tokens" json:"api_tokens"`
+	// Links sets the expiry of signed task links.
+	Links Links `yaml:"links" json:"links"`
 
 	Pos Pos `yaml:"-" json:"-"`
 }
@@ -77,6 +79,8 @@ type Project struct {
 	Templates    map[string]*Template    `yaml:"templates" json:"-"`
 	Schedules    map[string]*Schedule    `yaml:"schedules" json:"-"`
 	Integrations map[string]*Integration `yaml:"integrations" json:"-"`
+	// Notifications are where messages about task ends go (see Notification).
+	Notifications map[string]*Notification `yaml:"notifications" json:"-"`
 
 	Pos Pos `yaml:"-" json:"-"`
 }
