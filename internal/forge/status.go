@@ -244,3 +244,7 @@ func apiBase(apiURL, suffix string) (string, error) {
 	}
 	return u, nil
 }
+
+// Retry says whether the failed post is worth a retry and after how long
+// the forge asked to wait; the outbox worker classifies errors by it.
+func (e *StatusError) Retry() (bool, time.Duration) { return e.Retryable, e.RetryAfter }

@@ -1,0 +1,316 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Sender delivers one outbox entry. Its error says whether a retry may
+// help: an error with a Retry() (bool, time.Duration) method (the forge
+// and notify errors have one) is classified by it; any other error is a
+// transport problem and retried.
+type Sender interface {
+	Send(ctx context.Context, e OutboxEntry) error
+}
+
+// retrier is implemented by errors that know whether a retry may help.
+type retrier interface {
+	Retry() (retry bool, after time.Duration)
+}
+
+// classify says whether err is worth a retry and after how long the other
+// side asked to wait (0: the backoff decides).
+func classify(err error) (bool, time.Duration) {
+	var r retrier
+	if errors.As(err, &r) {
+		return r.Retry()
+	}
+	return true, 0
+}
+
+// FinalError marks a delivery that can never succeed as declared (an
+// unknown forge type, a secret reference that does not resolve): it is
+// recorded as failed instead of retried.
+type FinalError struct{ Err error }
+
+func (e *FinalError) Error() string                { return e.Err.Error() }
+func (e *FinalError) Unwrap() error                { return e.Err }
+func (e *FinalError) Retry() (bool, time.Duration) { return false, 0 }
+func final(format string, args ...any) error       { return &FinalError{fmt.Errorf(format, args...)} }
+func isFinal(err error) bool                       { r, _ := classify(err); return !r }
+
+var _ = isFinal
+
+// WorkerOptions configure NewWorker.
+type WorkerOptions struct {
+	// Outbox is the store's outbox. Required.
+	Outbox Outbox
+	// Senders deliver each kind; entries of a kind without a sender are
+	// recorded as failed.
+	Senders map[OutboxKind]Sender
+	Logger  *slog.Logger
+	// Registerer gets the outbox metrics (nil: not registered).
+	Registerer prometheus.Registerer
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// Parallel bounds deliveries in flight, to different targets (default 8).
+	Parallel int
+	// Timeout bounds one delivery (default 30s).
+	Timeout time.Duration
+	// MinBackoff and MaxBackoff bound the retry delay (defaults 1s, 10m);
+	// the delay doubles per attempt and is jittered down by up to half.
+	MinBackoff, MaxBackoff time.Duration
+	// Sweep is the longest the worker sleeps without looking at the
+	// outbox (default 1m): a safety net, not how entries are found: Wake
+	// does that.
+	Sweep time.Duration
+}
+
+// Worker delivers outbox entries. Run delivers until its context ends;
+// Wake makes it look at the outbox now. Entries of one target are
+// delivered one at a time in sequence order; different targets in
+// parallel.
+type Worker struct {
+	o       WorkerOptions
+	log     *slog.Logger
+	m       *Metrics
+	wake    chan struct{}
+	done    chan struct{} // a delivery finished: a slot and its target are free
+	mu      sync.Mutex
+	busy    map[string]bool // targets with a delivery in flight
+	nextDue time.Time       // earliest NextAttempt set by a retry, zero: none known
+}
+
+// NewWorker returns a worker; nothing is delivered before Run. It
+// registers the outbox metrics on o.Registerer.
+func NewWorker(o WorkerOptions) (*Worker, error) {
+	if o.Outbox == nil {
+		return nil, errors.New("report: no outbox")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 8
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Minute
+	}
+	if o.Sweep <= 0 {
+		o.Sweep = time.Minute
+	}
+	m, err := NewMetrics(o.Registerer, o.Outbox)
+	if err != nil {
+		return nil, err
+	}
+	return &Worker{
+		o: o, log: o.Logger, m: m,
+		wake: make(chan struct{}, 1), done: make(chan struct{}, 1),
+		busy: map[string]bool{},
+	}, nil
+}
+
+// Metrics returns the worker's metrics.
+func (w *Worker) Metrics() *Metrics { return w.m }
+
+// Wake makes Run look at the outbox at once. It never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// recheck is when Run looks again after a wake. The state calls
+// OutboxFunc (which wakes the worker) inside the transaction that writes
+// the entries, so the first look may come before the commit; the later
+// looks find them.
+var recheck = []time.Duration{0, time.Millisecond, 4 * time.Millisecond, 16 * time.Millisecond, 64 * time.Millisecond, 250 * time.Millisecond}
+
+// Run delivers due entries until ctx ends, then waits for the deliveries
+// in flight (they see ctx's end and leave their entries for the next
+// start) and returns nil.
+func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	step := 0 // index into recheck after a wake; len(recheck): idle
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		if err := w.pass(ctx, &wg); err != nil && ctx.Err() == nil {
+			w.log.Error("read the outbox", "err", err)
+		}
+		// Sleep until the next recheck after a wake, the earliest known
+		// retry, or the sweep.
+		now := w.o.Now()
+		wait := w.o.Sweep
+		if step < len(recheck)-1 {
+			step++
+			wait = recheck[step]
+		}
+		w.mu.Lock()
+		if !w.nextDue.IsZero() {
+			if d := w.nextDue.Sub(now); d < wait {
+				wait = max(d, 0)
+			}
+		}
+		w.mu.Unlock()
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.wake:
+			step = 0
+		case <-w.done:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// pass starts a delivery for each due entry whose target is not busy, as
+// long as slots are free.
+func (w *Worker) pass(ctx context.Context, wg *sync.WaitGroup) error {
+	now := w.o.Now()
+	w.mu.Lock()
+	if !w.nextDue.IsZero() && !w.nextDue.After(now) {
+		w.nextDue = time.Time{}
+	}
+	free := w.o.Parallel - len(w.busy)
+	w.mu.Unlock()
+	if free <= 0 {
+		return nil
+	}
+	due, err := w.o.Outbox.DueOutbox(ctx, now, 256)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, e := range due {
+		if free == 0 {
+			w.Wake() // more to do when a slot frees
+			break
+		}
+		if seen[e.Target] {
+			continue // an older entry of this target goes first
+		}
+		seen[e.Target] = true
+		w.mu.Lock()
+		if w.busy[e.Target] {
+			w.mu.Unlock()
+			continue
+		}
+		w.busy[e.Target] = true
+		w.mu.Unlock()
+		free--
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.deliver(ctx, e)
+			w.mu.Lock()
+			delete(w.busy, e.Target)
+			w.mu.Unlock()
+			select {
+			case w.done <- struct{}{}:
+			default:
+			}
+		}()
+	}
+	return nil
+}
+
+// deliver sends one entry and records the outcome in the outbox.
+func (w *Worker) deliver(ctx context.Context, e OutboxEntry) {
+	dest := destination(e.Target)
+	log := w.log.With("seq", e.Seq, "kind", e.Kind, "target", e.Target, "task", e.TaskID, "attempt", e.Attempts+1)
+	last, ok, err := w.o.Outbox.LastDelivered(ctx, e.Kind, e.Target)
+	if err == nil && ok && bytes.Equal(last, e.Payload) {
+		if err := w.o.Outbox.AckOutbox(ctx, e.Seq); err != nil {
+			log.Error("acknowledge an outbox entry", "err", err)
+			return
+		}
+		w.m.skipped.WithLabelValues(string(e.Kind)).Inc()
+		log.Debug("same as the last delivered: skipped")
+		return
+	}
+	s := w.o.Senders[e.Kind]
+	if s == nil {
+		err = final("no sender for outbox kind %q", e.Kind)
+	} else {
+		dctx, cancel := context.WithTimeout(ctx, w.o.Timeout)
+		err = s.Send(dctx, e)
+		cancel()
+	}
+	if ctx.Err() != nil {
+		return // shutting down: the entry stays for the next start
+	}
+	now := w.o.Now()
+	if err == nil {
+		if err := w.o.Outbox.AckOutbox(ctx, e.Seq); err != nil {
+			log.Error("acknowledge an outbox entry", "err", err)
+			return
+		}
+		w.m.delivered.WithLabelValues(string(e.Kind), metricDest(dest)).Inc()
+		w.m.latency.WithLabelValues(string(e.Kind)).Observe(now.Sub(e.Created).Seconds())
+		log.Debug("delivered")
+		return
+	}
+	retry, after := classify(err)
+	msg := err.Error()
+	if !retry {
+		if _, ferr := w.o.Outbox.FailOutbox(ctx, e.Seq, msg, now, true); ferr != nil {
+			log.Error("record a failed outbox entry", "err", ferr)
+		}
+		w.m.failed.WithLabelValues(string(e.Kind), metricDest(dest)).Inc()
+		log.Warn("delivery refused; giving up on this entry", "err", msg)
+		return
+	}
+	d := w.backoff(e.Attempts)
+	if after > d {
+		d = after
+	}
+	next := now.Add(d)
+	if _, ferr := w.o.Outbox.FailOutbox(ctx, e.Seq, msg, next, false); ferr != nil {
+		log.Error("record a delivery attempt", "err", ferr)
+	}
+	w.m.retries.WithLabelValues(string(e.Kind), metricDest(dest)).Inc()
+	w.mu.Lock()
+	if w.nextDue.IsZero() || next.Before(w.nextDue) {
+		w.nextDue = next
+	}
+	w.mu.Unlock()
+	log.Info("delivery failed; will retry", "err", msg, "retry_in", d.Round(time.Millisecond))
+}
+
+// backoff is the delay before attempt n+1: MinBackoff doubled per earlier
+// attempt, capped at MaxBackoff, then jittered down by up to half.
+func (w *Worker) backoff(attempts int) time.Duration {
+	d := w.o.MinBackoff
+	for i := 0; i < attempts && d < w.o.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.o.MaxBackoff)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
