@@ -1,0 +1,443 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/link"
+	"github.com/semaphored/semaphored/internal/state"
+)
+
+// githubFake speaks GitHub's create-commit-status endpoint
+// (POST /api/v3/repos/{o}/{r}/statuses/{sha}, 201 with the status) and
+// records what it accepted. mode picks the answer: "up", "down" (503),
+// "429" (Retry-After: 120), "422" (a final refusal).
+type githubFake struct {
+	mu       sync.Mutex
+	mode     string
+	got      []posted
+	requests int
+	notify   chan struct{}
+}
+
+type posted struct {
+	SHA, State, Context, Description, TargetURL string
+}
+
+func newGitHubFake() *githubFake { return &githubFake{mode: "up", notify: make(chan struct{}, 1000)} }
+
+func (f *githubFake) setMode(m string) { f.mu.Lock(); f.mode = m; f.mu.Unlock() }
+
+func (f *githubFake) accepted() []posted {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]posted(nil), f.got...)
+}
+
+func (f *githubFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.requests++
+	mode := f.mode
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	parts := strings.Split(r.URL.Path, "/")
+	if r.Method != http.MethodPost || len(parts) != 8 || parts[4] != "acme" || parts[6] != "statuses" {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"message":"Not Found","documentation_url":"https://docs.github.com/rest","status":"404"}`)
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer s3cr3t" {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}`)
+		return
+	}
+	switch mode {
+	case "down":
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"message":"Service Unavailable"}`)
+		return
+	case "429":
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"message":"You have exceeded a secondary rate limit"}`)
+		return
+	case "422":
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		io.WriteString(w, `{"message":"No commit found for SHA: `+parts[7]+`","documentation_url":"https://docs.github.com/rest/commits/statuses#create-a-commit-status","status":"422"}`)
+		return
+	}
+	var body struct {
+		State, Context, Description string
+		TargetURL                   string `json:"target_url"`
+	}
+	json.NewDecoder(r.Body).Decode(&body)
+	f.mu.Lock()
+	f.got = append(f.got, posted{parts[7], body.State, body.Context, body.Description, body.TargetURL})
+	f.mu.Unlock()
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, `{"url":"https://api.github.com/repos/acme/site/statuses/`+parts[7]+`","id":1,"state":"`+body.State+`","context":"`+body.Context+`"}`)
+	f.notify <- struct{}{}
+}
+
+// handlerTransport serves requests with a handler in memory, so that
+// tests in a synctest bubble (fake time) have no real network.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+type testRig struct {
+	store  *memStore
+	rep    *Reporter
+	worker *Worker
+	fake   *githubFake
+	reg    *prometheus.Registry
+}
+
+// newRig wires a reporter, the in-memory store and a worker whose status
+// sender talks to a GitHub fake at url (or in memory when url is empty).
+func newRig(t testing.TB, url string, fake *githubFake, store *memStore) *testRig {
+	t.Helper()
+	mem := url == ""
+	if mem {
+		url = "http://github.test"
+	}
+	cfg := loadConfig(t, url+"/api/v3/")
+	rep := NewReporter(nil)
+	rep.SetConfig(cfg)
+	if store == nil {
+		store = newMemStore(time.Now)
+	}
+	store.fn = rep.OutboxFunc
+	signer, err := link.New([]byte("0123456789abcdef0123456789abcdef"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	if mem {
+		hc = &http.Client{Transport: handlerTransport{fake}}
+	}
+	reg := prometheus.NewRegistry()
+	w, err := NewWorker(WorkerOptions{
+		Outbox: store,
+		Senders: map[OutboxKind]Sender{KindCommitStatus: &StatusSender{
+			Tasks:      store,
+			Secrets:    &config.Resolver{LookupEnv: func(string) (string, bool) { return "s3cr3t", true }},
+			Links:      &Links{Signer: signer, PublicURL: "https://ci.example.com"},
+			HTTPClient: hc,
+		}},
+		Registerer: reg,
+		MinBackoff: time.Second,
+		MaxBackoff: 5 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.OnEnqueue(w.Wake)
+	return &testRig{store: store, rep: rep, worker: w, fake: fake, reg: reg}
+}
+
+func (r *testRig) run(t testing.TB) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.worker.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+// lifecycle drives task id through queued, running and an end.
+func lifecycle(s *memStore, id uint64, commit string, end state.TaskStatus) {
+	t := state.Task{ID: id, Project: "web", Template: "deploy", Commit: commit, Trigger: "push", Status: state.StatusWaiting, ExitCode: -1}
+	s.change(t)
+	t.Status, t.Started = state.StatusStarting, time.Now()
+	s.change(t)
+	t.Status = state.StatusRunning
+	s.change(t)
+	s.appendLog(id, "PLAY RECAP ***", "web1 : ok=3 changed=1 unreachable=0 failed=0 skipped=0")
+	t, _ = s.Task(context.Background(), id)
+	t.Status, t.Ended, t.ExitCode = end, t.Started.Add(2*time.Second), 0
+	s.change(t)
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestWorkerDelivers(t *testing.T) {
+	fake := newGitHubFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	rig := newRig(t, srv.URL, fake, nil)
+	stop := rig.run(t)
+	defer stop()
+
+	lifecycle(rig.store, 1, sha, state.StatusSuccess)
+	waitFor(t, "the final status", func() bool { return rig.store.pending() == 0 && len(fake.accepted()) > 0 })
+	got := fake.accepted()
+	last := got[len(got)-1]
+	if last.State != "success" || last.Context != "semaphored/web/deploy" || last.SHA != sha {
+		t.Errorf("last status %+v, want success", last)
+	}
+	if last.Description != "ansible: 3 ok, 1 changed, 0 failed, 0 unreachable on 1 host; in 2s" {
+		t.Errorf("description %q", last.Description)
+	}
+	if !strings.HasPrefix(last.TargetURL, "https://ci.example.com/tasks/1?exp=") || !strings.Contains(last.TargetURL, "&sig=") {
+		t.Errorf("target_url %q, want a signed task link", last.TargetURL)
+	}
+	// Statuses of one target are delivered in order: whatever subset the
+	// replacement left, it ends with the last state and never goes back.
+	order := map[string]int{"pending": 0, "success": 1}
+	for i := 1; i < len(got); i++ {
+		if order[got[i].State] < order[got[i-1].State] {
+			t.Errorf("out of order: %v", got)
+		}
+	}
+	if v := testutil.ToFloat64(rig.worker.Metrics().delivered.WithLabelValues("commit_status", "github")); v != float64(len(got)) {
+		t.Errorf("delivered metric %v, want %d", v, len(got))
+	}
+}
+
+func TestWorkerFinalRefusal(t *testing.T) {
+	fake := newGitHubFake()
+	fake.setMode("422")
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	rig := newRig(t, srv.URL, fake, nil)
+	stop := rig.run(t)
+	defer stop()
+	rig.store.change(state.Task{ID: 1, Project: "web", Template: "deploy", Commit: sha, Status: state.StatusWaiting})
+	waitFor(t, "a failed entry", func() bool { return len(rig.store.failedEntries()) == 1 })
+	f := rig.store.failedEntries()[0]
+	if !strings.Contains(f.LastError, "No commit found for SHA") || strings.Contains(f.LastError, "s3cr3t") {
+		t.Errorf("last error %q: want the forge's message, never the token", f.LastError)
+	}
+	if f.Attempts != 1 {
+		t.Errorf("attempts %d, want 1 (a 4xx is not retried)", f.Attempts)
+	}
+	if v := testutil.ToFloat64(rig.worker.Metrics().failed.WithLabelValues("commit_status", "github")); v != 1 {
+		t.Errorf("failed metric %v, want 1", v)
+	}
+}
+
+// TestWorkerForgeDownAnHour: with the forge answering 503 for a
+// (simulated) hour, nothing is lost and the last state of every target
+// arrives once it is back, with backoff in between (not a retry storm).
+func TestWorkerForgeDownAnHour(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := newGitHubFake()
+		fake.setMode("down")
+		rig := newRig(t, "", fake, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- rig.worker.Run(ctx) }()
+
+		commits := []string{}
+		for i := range 20 {
+			c := strings.Repeat(string(rune('a'+i)), 40)
+			commits = append(commits, c)
+			end := state.StatusSuccess
+			if i%3 == 0 {
+				end = state.StatusFailure
+			}
+			lifecycle(rig.store, uint64(i+1), c, end)
+			time.Sleep(time.Minute)
+		}
+		time.Sleep(40 * time.Minute) // an hour in all
+		synctest.Wait()
+		fake.mu.Lock()
+		tries := fake.requests
+		fake.mu.Unlock()
+		if rig.store.pending() != 20 {
+			t.Fatalf("pending %d after an hour down, want 20 (one per commit)", rig.store.pending())
+		}
+		// 20 targets, backoff from 1s doubling to 5m: about 15 attempts
+		// each in an hour, not thousands.
+		t.Logf("%d requests while down", tries)
+		if tries > 20*25 {
+			t.Errorf("%d requests in an hour down: backoff not applied", tries)
+		}
+		fake.setMode("up")
+		time.Sleep(6 * time.Minute) // longer than the largest backoff
+		synctest.Wait()
+		got := fake.accepted()
+		final := map[string]string{}
+		for _, p := range got {
+			final[p.SHA] = p.State
+		}
+		for i, c := range commits {
+			want := "success"
+			if i%3 == 0 {
+				want = "failure"
+			}
+			if final[c] != want {
+				t.Errorf("commit %d: last status %q, want %q", i, final[c], want)
+			}
+		}
+		if rig.store.pending() != 0 {
+			t.Errorf("pending %d, want 0", rig.store.pending())
+		}
+		cancel()
+		<-done
+	})
+}
+
+// TestWorkerRetryAfter: a 429's Retry-After is honoured: no attempt
+// before it.
+func TestWorkerRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := newGitHubFake()
+		fake.setMode("429")
+		rig := newRig(t, "", fake, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- rig.worker.Run(ctx) }()
+		rig.store.change(state.Task{ID: 1, Project: "web", Template: "deploy", Commit: sha, Status: state.StatusWaiting})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		fake.setMode("up")
+		time.Sleep(100 * time.Second)
+		synctest.Wait()
+		if n := len(fake.accepted()); n != 0 {
+			t.Errorf("delivered %d statuses before Retry-After (120s) passed", n)
+		}
+		time.Sleep(25 * time.Second)
+		synctest.Wait()
+		if n := len(fake.accepted()); n != 1 {
+			t.Errorf("delivered %d statuses after Retry-After, want 1", n)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// TestWorkerRestart: statuses pending when the worker stops (the process
+// ends) are delivered by the next one; after a clean restart nothing is
+// sent twice.
+func TestWorkerRestart(t *testing.T) {
+	fake := newGitHubFake()
+	fake.setMode("down")
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	store := newMemStore(time.Now)
+	rig := newRig(t, srv.URL, fake, store)
+	stop := rig.run(t)
+	for i := range 5 {
+		lifecycle(store, uint64(i+1), strings.Repeat(string(rune('a'+i)), 40), state.StatusSuccess)
+	}
+	waitFor(t, "failed attempts", func() bool { fake.mu.Lock(); defer fake.mu.Unlock(); return fake.requests >= 5 })
+	stop()
+	if store.pending() != 5 {
+		t.Fatalf("pending %d, want 5", store.pending())
+	}
+	// Due again at once, as after a long downtime.
+	store.mu.Lock()
+	for _, e := range store.entries {
+		e.NextAttempt = time.Time{}
+	}
+	store.mu.Unlock()
+
+	fake.setMode("up")
+	rig2 := newRig(t, srv.URL, fake, store)
+	stop2 := rig2.run(t)
+	waitFor(t, "delivery after restart", func() bool { return store.pending() == 0 })
+	stop2()
+	if n := len(fake.accepted()); n != 5 {
+		t.Errorf("delivered %d, want 5", n)
+	}
+	// The same final statuses enqueued again (a recovery that re-reports)
+	// are identical to the last delivered: acknowledged without a request.
+	for i := range 5 {
+		tk, _ := store.Task(context.Background(), uint64(i+1))
+		old := tk
+		old.Status = state.StatusRunning
+		for _, e := range rig.rep.OutboxFunc(old, tk) {
+			store.EnqueueOutbox(context.Background(), e)
+		}
+	}
+	rig3 := newRig(t, srv.URL, fake, store)
+	stop3 := rig3.run(t)
+	waitFor(t, "skips", func() bool { return store.pending() == 0 })
+	stop3()
+	if n := len(fake.accepted()); n != 5 {
+		t.Errorf("after a clean restart: %d statuses delivered in all, want still 5 (no duplicate)", n)
+	}
+	if v := testutil.ToFloat64(rig3.worker.Metrics().skipped.WithLabelValues("commit_status")); v != 5 {
+		t.Errorf("skipped %v, want 5", v)
+	}
+}
+
+// BenchmarkTaskEndToStatus measures a task's terminal status change to
+// the status request arriving at the forge (a real HTTP server on
+// loopback): the worker is woken by the enqueue, no polling.
+func BenchmarkTaskEndToStatus(b *testing.B) {
+	fake := newGitHubFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	rig := newRig(b, srv.URL, fake, nil)
+	stop := rig.run(b)
+	defer stop()
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := uint64(i + 1)
+		t := state.Task{ID: id, Project: "web", Template: "deploy", Commit: sha, Status: state.StatusRunning, Started: time.Now()}
+		rig.store.mu.Lock()
+		rig.store.tasks[id] = t
+		rig.store.mu.Unlock()
+		t.Status, t.Ended = state.StatusSuccess, time.Now()
+		start := time.Now()
+		rig.store.change(t)
+		<-fake.notify
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	s := append([]time.Duration(nil), lat...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	p := func(q float64) float64 { return float64(s[int(q*float64(len(s)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(p(0.5), "p50-ms")
+	b.ReportMetric(p(0.99), "p99-ms")
+}
