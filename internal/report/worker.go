@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,14 +80,13 @@ type WorkerOptions struct {
 // delivered one at a time in sequence order; different targets in
 // parallel.
 type Worker struct {
-	o       WorkerOptions
-	log     *slog.Logger
-	m       *Metrics
-	wake    chan struct{}
-	done    chan struct{} // a delivery finished: a slot and its target are free
-	mu      sync.Mutex
-	busy    map[string]bool // targets with a delivery in flight
-	nextDue time.Time       // earliest NextAttempt set by a retry, zero: none known
+	o    WorkerOptions
+	log  *slog.Logger
+	m    *Metrics
+	wake chan struct{}
+	done chan struct{} // a delivery finished: a slot and its target are free
+	mu   sync.Mutex
+	busy map[string]bool // order keys with a delivery in flight
 }
 
 // NewWorker returns a worker; nothing is delivered before Run. It
@@ -154,24 +154,20 @@ func (w *Worker) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		if err := w.pass(ctx, &wg); err != nil && ctx.Err() == nil {
+		next, err := w.pass(ctx, &wg)
+		if err != nil && ctx.Err() == nil {
 			w.log.Error("read the outbox", "err", err)
 		}
-		// Sleep until the next recheck after a wake, the earliest known
-		// retry, or the sweep.
-		now := w.o.Now()
+		// Sleep until the next recheck after a wake, the earliest retry,
+		// or the sweep.
 		wait := w.o.Sweep
 		if step < len(recheck)-1 {
 			step++
 			wait = recheck[step]
 		}
-		w.mu.Lock()
-		if !w.nextDue.IsZero() {
-			if d := w.nextDue.Sub(now); d < wait {
-				wait = max(d, 0)
-			}
+		if !next.IsZero() {
+			wait = min(wait, max(next.Sub(w.o.Now()), 0))
 		}
-		w.mu.Unlock()
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
@@ -190,39 +186,58 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// pass starts a delivery for each due entry whose target is not busy, as
-// long as slots are free.
-func (w *Worker) pass(ctx context.Context, wg *sync.WaitGroup) error {
+// window is how many waiting entries (due or not) one pass reads.
+const window = 512
+
+// orderKey is what entries are delivered in order by: the target of a
+// commit status; the channel of a notification (its target without the
+// task: "slack:web/chat"), so that a chat gets "failed" before
+// "recovered".
+func orderKey(e OutboxEntry) string {
+	if e.Kind == KindNotification {
+		if i := strings.LastIndexByte(e.Target, '#'); i > 0 {
+			return e.Target[:i]
+		}
+	}
+	return e.Target
+}
+
+// pass starts a delivery for the first waiting entry of each order key
+// when it is due and its key not busy, as long as slots are free. It
+// returns the earliest NextAttempt of the entries it left waiting (zero:
+// none).
+func (w *Worker) pass(ctx context.Context, wg *sync.WaitGroup) (time.Time, error) {
 	now := w.o.Now()
 	w.mu.Lock()
-	if !w.nextDue.IsZero() && !w.nextDue.After(now) {
-		w.nextDue = time.Time{}
-	}
 	free := w.o.Parallel - len(w.busy)
 	w.mu.Unlock()
-	if free <= 0 {
-		return nil
-	}
-	due, err := w.o.Outbox.DueOutbox(ctx, now, 256)
+	waiting, err := w.o.Outbox.DueOutbox(ctx, farFuture, window)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
+	var next time.Time
 	seen := map[string]bool{}
-	for _, e := range due {
-		if free == 0 {
-			w.Wake() // more to do when a slot frees
-			break
+	for _, e := range waiting {
+		key := orderKey(e)
+		if seen[key] {
+			continue // an older entry of this key goes first
 		}
-		if seen[e.Target] {
-			continue // an older entry of this target goes first
+		seen[key] = true
+		if e.NextAttempt.After(now) {
+			if next.IsZero() || e.NextAttempt.Before(next) {
+				next = e.NextAttempt
+			}
+			continue
 		}
-		seen[e.Target] = true
+		if free <= 0 {
+			continue // a finishing delivery wakes the loop
+		}
 		w.mu.Lock()
-		if w.busy[e.Target] {
+		if w.busy[key] {
 			w.mu.Unlock()
 			continue
 		}
-		w.busy[e.Target] = true
+		w.busy[key] = true
 		w.mu.Unlock()
 		free--
 		wg.Add(1)
@@ -230,7 +245,7 @@ func (w *Worker) pass(ctx context.Context, wg *sync.WaitGroup) error {
 			defer wg.Done()
 			w.deliver(ctx, e)
 			w.mu.Lock()
-			delete(w.busy, e.Target)
+			delete(w.busy, key)
 			w.mu.Unlock()
 			select {
 			case w.done <- struct{}{}:
@@ -238,7 +253,7 @@ func (w *Worker) pass(ctx context.Context, wg *sync.WaitGroup) error {
 			}
 		}()
 	}
-	return nil
+	return next, nil
 }
 
 // deliver sends one entry and records the outcome in the outbox.
@@ -296,11 +311,6 @@ func (w *Worker) deliver(ctx context.Context, e OutboxEntry) {
 		log.Error("record a delivery attempt", "err", ferr)
 	}
 	w.m.retries.WithLabelValues(string(e.Kind), metricDest(dest)).Inc()
-	w.mu.Lock()
-	if w.nextDue.IsZero() || next.Before(w.nextDue) {
-		w.nextDue = next
-	}
-	w.mu.Unlock()
 	log.Info("delivery failed; will retry", "err", msg, "retry_in", d.Round(time.Millisecond))
 }
 

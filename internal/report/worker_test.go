@@ -355,7 +355,13 @@ func TestWorkerRestart(t *testing.T) {
 	for i := range 5 {
 		lifecycle(store, uint64(i+1), strings.Repeat(string(rune('a'+i)), 40), state.StatusSuccess)
 	}
-	waitFor(t, "failed attempts", func() bool { fake.mu.Lock(); defer fake.mu.Unlock(); return fake.requests >= 5 })
+	// Notifications have no sender here: they fail at once, leaving the
+	// five statuses.
+	waitFor(t, "failed attempts", func() bool {
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		return fake.requests >= 5 && store.pending() == 5
+	})
 	stop()
 	if store.pending() != 5 {
 		t.Fatalf("pending %d, want 5", store.pending())
