@@ -63,6 +63,7 @@ type pageData struct {
 	Log       template.HTML
 	First     uint64
 	Last      uint64
+	Count     int
 	Query     string
 	Terminal  bool
 	CSS       template.CSS
@@ -77,7 +78,8 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 :root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--mu:#59636e;--bd:#d1d9e0}
 @media(prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--mu:#9198a1;--bd:#3d444d}}
 *{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+html,body{height:100%}
+body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;display:flex;flex-direction:column}
 header{padding:12px 16px;border-bottom:1px solid var(--bd)}
 h1{font-size:18px;margin:0 0 8px;word-break:break-word}
 .s{display:inline-block;padding:2px 10px;border-radius:12px;font-weight:600;font-size:13px;color:#fff;background:#6e7781;vertical-align:2px;margin-right:6px}
@@ -89,11 +91,11 @@ a{color:#0969da}
 .msg{margin:8px 0 0;color:var(--mu)}
 #bar{padding:6px 16px;font-size:13px;color:var(--mu);display:flex;gap:12px;align-items:center;flex-wrap:wrap}
 button{font:inherit;padding:4px 10px;border-radius:6px;border:1px solid var(--bd);background:transparent;color:var(--fg)}
-#log{background:#1e1e1e;color:#d0d0d0;font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;padding:8px 0;margin:0;overflow-x:auto;min-height:40vh}
+#log{flex:1 1 auto;min-height:12em;overflow:auto;background:#1e1e1e;color:#d0d0d0;font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;padding:8px 0;margin:0}
 #log>div{white-space:pre-wrap;word-break:break-all;padding:0 12px;min-height:1.4em}
 {{.CSS}}
 </style></head>
-<body data-id="{{.T.ID}}" data-q="{{.Query}}" data-first="{{.First}}" data-last="{{.Last}}" data-status="{{.T.Status}}" data-terminal="{{.Terminal}}" data-lines="{{if .Last}}{{.Last}}{{else}}0{{end}}" data-live="0">
+<body data-id="{{.T.ID}}" data-q="{{.Query}}" data-first="{{.First}}" data-last="{{.Last}}" data-status="{{.T.Status}}" data-terminal="{{.Terminal}}" data-lines="{{.Count}}" data-live="0">
 <header>
 <h1><span id="status" class="s {{.T.Status}}">{{.T.Status}}</span>{{.T.Project}} / {{.T.Template}} <span style="color:var(--mu)">#{{.T.ID}}</span></h1>
 <dl>
@@ -111,7 +113,8 @@ button{font:inherit;padding:4px 10px;border-radius:6px;border:1px solid var(--bd
 (function(){
 var d=document,b=d.body,log=d.getElementById("log"),st=d.getElementById("status");
 var id=b.dataset.id,q=b.dataset.q,first=+b.dataset.first,last=+b.dataset.last;
-function bottom(){return window.innerHeight+window.scrollY>=d.documentElement.scrollHeight-60}
+function bottom(){return log.scrollTop+log.clientHeight>=log.scrollHeight-60}
+function toBottom(){log.scrollTop=log.scrollHeight}
 function count(){b.dataset.lines=log.childElementCount}
 function setStatus(s,msg){st.textContent=s;st.className="s "+s;b.dataset.status=s;d.title=d.title.replace(/ \S+$/," "+s);
  if(msg){var m=d.getElementById("message");m.textContent=msg;m.hidden=false}}
@@ -119,8 +122,8 @@ function range(){var r=d.getElementById("range");r.textContent="lines "+first+"â
 var more=d.getElementById("more");
 if(more)more.onclick=function(){more.disabled=true;
  fetch("/tasks/"+id+"/log?before="+first+"&limit=2000&"+q).then(function(r){if(!r.ok)throw new Error(r.status);return r.text()}).then(function(h){
-  var y=d.documentElement.scrollHeight-window.scrollY;log.insertAdjacentHTML("afterbegin",h);
-  first=Math.max(1,first-2000);window.scrollTo(0,d.documentElement.scrollHeight-y);count();range();
+  var y=log.scrollHeight-log.scrollTop;log.insertAdjacentHTML("afterbegin",h);
+  first=Math.max(1,first-2000);log.scrollTop=log.scrollHeight-y;count();range();
   if(first<=1)more.remove();else more.disabled=false}).catch(function(e){more.textContent="failed ("+e.message+"); retry";more.disabled=false})};
 if(b.dataset.terminal!=="true"&&window.EventSource){
  var es=new EventSource("/tasks/"+id+"/events?from="+(last+1)+"&"+q);
@@ -129,11 +132,12 @@ if(b.dataset.terminal!=="true"&&window.EventSource){
   log.insertAdjacentHTML("beforeend",h);last=a[a.length-1].n;if(!first)first=a[0].n;
   b.dataset.live=+b.dataset.live+a.length;count();range();
   if(b.dataset.status==="waiting"||b.dataset.status==="starting")setStatus("running");
-  if(atb)window.scrollTo(0,d.documentElement.scrollHeight)});
+  if(atb)toBottom()});
  es.addEventListener("status",function(e){var s=JSON.parse(e.data);es.close();setStatus(s.status,s.message);
   if(s.duration)d.getElementById("duration").textContent=s.duration;b.dataset.terminal="true"});
 }
-if(b.dataset.terminal!=="true"||!location.hash)window.scrollTo(0,d.documentElement.scrollHeight);
+toBottom();
+try{new PerformanceObserver(function(l){l.getEntries().forEach(function(e){if(e.name==="first-contentful-paint")b.dataset.fcp=Math.round(e.startTime)})}).observe({type:"paint",buffered:true})}catch(e){}
 })();
 </script>
 </body></html>
@@ -161,5 +165,6 @@ func renderPage(w io.Writer, t state.Task, lines []state.LogLine, query, commit 
 	if len(lines) > 0 {
 		d.First, d.Last = lines[0].N, lines[len(lines)-1].N
 	}
+	d.Count = len(lines)
 	return pageTmpl.Execute(w, d)
 }
