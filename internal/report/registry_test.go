@@ -1,0 +1,233 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/semaphored/semaphored/internal/api"
+	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/exec"
+	"github.com/semaphored/semaphored/internal/link"
+	"github.com/semaphored/semaphored/internal/report"
+	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/sync"
+	"github.com/semaphored/semaphored/internal/web"
+)
+
+// recorder keeps the collectors registered through it, so a test can give
+// the engine's per-template vectors the label values of many templates.
+type recorder struct {
+	prometheus.Registerer
+	cs []prometheus.Collector
+}
+
+func (r *recorder) Register(c prometheus.Collector) error {
+	r.cs = append(r.cs, c)
+	return r.Registerer.Register(c)
+}
+
+func (r *recorder) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+type staticConfig struct{ c *config.Config }
+
+func (s staticConfig) Active() *config.Config { return s.c }
+
+// daemonRegistry builds the registry the way serve.go does, with every
+// subsystem that registers metrics: Go and process collectors, build info,
+// the engine, the syncer, the API, the outbox worker and the task page. The
+// engine's per-template series are filled for templates templates (as
+// after each ran once).
+func daemonRegistry(t testing.TB, templates int) (*prometheus.Registry, *state.Store) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "semaphored_build_info", Help: "Build information, as labels on a constant 1."},
+		[]string{"version", "commit", "goversion"})
+	bi.WithLabelValues("test", "none", "go").Set(1)
+	reg.MustRegister(bi)
+
+	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cfg := &config.Config{Projects: map[string]*config.Project{}}
+	rec := &recorder{Registerer: reg}
+	engine := exec.New(exec.Options{Store: store, Config: staticConfig{cfg}, WorkDir: t.TempDir(), Registerer: rec})
+	sync.New(sync.Options{Store: store, Registerer: reg})
+	if _, err := api.New(api.Options{Engine: engine, Store: store, Config: staticConfig{cfg}, AdminToken: "x", Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	ob := &emptyOutbox{}
+	if _, err := report.NewWorker(report.WorkerOptions{Outbox: ob, Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := link.New(bytes.Repeat([]byte("k"), 32), nil)
+	if _, err := web.New(web.Options{Tasks: store, Links: signer, Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	fillTemplates(t, rec.cs, templates)
+	return reg, store
+}
+
+var varLabels = regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
+
+// fillTemplates gives every vector with a template label the values of n
+// templates, through the engine's own collectors.
+func fillTemplates(t testing.TB, cs []prometheus.Collector, n int) {
+	for _, c := range cs {
+		ch := make(chan *prometheus.Desc, 10)
+		c.Describe(ch)
+		close(ch)
+		for d := range ch {
+			m := varLabels.FindStringSubmatch(d.String())
+			if m == nil || !strings.Contains(m[1], "template") {
+				continue
+			}
+			names := strings.Split(m[1], ",")
+			for i := range n {
+				vals := make([]string, len(names))
+				for j, l := range names {
+					switch strings.TrimSpace(l) {
+					case "project":
+						vals[j] = fmt.Sprintf("project%d", i%20)
+					case "template":
+						vals[j] = fmt.Sprintf("template%d", i)
+					case "status":
+						vals[j] = "success"
+					default:
+						vals[j] = "x"
+					}
+				}
+				switch v := c.(type) {
+				case *prometheus.CounterVec:
+					v.WithLabelValues(vals...).Inc()
+				case *prometheus.HistogramVec:
+					v.WithLabelValues(vals...).Observe(1.5)
+				case *prometheus.GaugeVec:
+					v.WithLabelValues(vals...).Set(1)
+				}
+			}
+		}
+	}
+}
+
+// emptyOutbox is an outbox with nothing in it (the pending gauges scan it).
+type emptyOutbox struct{}
+
+func (emptyOutbox) DueOutbox(context.Context, time.Time, int) ([]report.OutboxEntry, error) {
+	return nil, nil
+}
+func (emptyOutbox) AckOutbox(context.Context, uint64) error { return nil }
+func (emptyOutbox) FailOutbox(context.Context, uint64, string, time.Time, bool) (report.OutboxEntry, error) {
+	return report.OutboxEntry{}, nil
+}
+func (emptyOutbox) LastDelivered(context.Context, report.OutboxKind, string) ([]byte, bool, error) {
+	return nil, false, nil
+}
+
+func scrape(t testing.TB, url string) []byte {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestMetricsLint scrapes /metrics of a registry with every subsystem and
+// runs promlint on it; every outbox and page series exists from the first
+// scrape.
+func TestMetricsLint(t *testing.T) {
+	reg, _ := daemonRegistry(t, 3)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	body := scrape(t, srv.URL)
+	problems, err := promlint.New(bytes.NewReader(body)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	for _, want := range []string{
+		`semaphored_outbox_pending{destination="github",kind="commit_status"} 0`,
+		`semaphored_outbox_pending{destination="slack",kind="notification"} 0`,
+		`semaphored_outbox_failed_total{destination="gitlab",kind="commit_status"} 0`,
+		`semaphored_outbox_delivered_total{destination="email",kind="notification"} 0`,
+		`semaphored_outbox_delivery_seconds_count{kind="commit_status"} 0`,
+		`semaphored_outbox_oldest_pending_age_seconds{kind="commit_status"} 0`,
+		`semaphored_task_page_requests_total{auth="link",code="200",route="page"} 0`,
+		`semaphored_build_info{`,
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("first scrape lacks %s", want)
+		}
+	}
+}
+
+// BenchmarkScrape1000Templates is a scrape of /metrics (over HTTP, the
+// whole registry) with the series of 1,000 templates.
+func BenchmarkScrape1000Templates(b *testing.B) {
+	reg, _ := daemonRegistry(b, 1000)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	n := len(scrape(b, srv.URL))
+	b.ResetTimer()
+	for b.Loop() {
+		scrape(b, srv.URL)
+	}
+	b.ReportMetric(float64(n)/1024, "KiB/scrape")
+}
+
+// BenchmarkScrape1000TemplatesIdentity is the same scrape without gzip.
+func BenchmarkScrape1000TemplatesIdentity(b *testing.B) {
+	reg, _ := daemonRegistry(b, 1000)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkGather1000Templates is the registry's Gather alone.
+func BenchmarkGather1000Templates(b *testing.B) {
+	reg, _ := daemonRegistry(b, 1000)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := reg.Gather(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
