@@ -32,6 +32,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives migration notes (default: discarded).
 	Logger *slog.Logger
+	// Outbox, when set, returns the outbox entries of each task status
+	// change and is called inside its transaction. Nil: no entry is
+	// written on status changes (nothing nobody reads).
+	Outbox OutboxFunc
 }
 
 // Store is the BoltDB state file. It is safe for concurrent use: bbolt
@@ -41,6 +45,7 @@ type Store struct {
 	path    string
 	now     func() time.Time
 	log     *slog.Logger
+	outbox  OutboxFunc
 	version int
 
 	// afterPruneBatch, when set by a test, runs after each pruning
@@ -63,6 +68,15 @@ var (
 	bucketTaskByTemplate = []byte("task_by_template")
 	bucketTaskActive     = []byte("task_active")
 	bucketTaskByStatus   = []byte("task_by_status")
+
+	bucketTaskByDedupe         = []byte("task_by_dedupe")
+	bucketDedupeOrphans        = []byte("dedupe_orphans")
+	bucketDeliveryPending      = []byte("delivery_pending")
+	bucketOutboxByTarget       = []byte("outbox_by_target")
+	bucketOutboxDue            = []byte("outbox_due")
+	bucketOutboxFailed         = []byte("outbox_failed")
+	bucketOutboxDelivered      = []byte("outbox_delivered")
+	bucketOutboxDeliveredTimes = []byte("outbox_delivered_times")
 
 	keySchemaVersion  = []byte("schema_version")
 	keyActiveRevision = []byte("active_revision")
@@ -118,7 +132,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		opts.Logger.Warn("narrowed state file mode to 0600", "path", path, "was", fi.Mode().Perm().String())
 	}
-	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger}
+	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger, outbox: opts.Outbox}
 	if err := s.migrate(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
