@@ -133,24 +133,30 @@ func (s *Store) createTasks(tx *bbolt.Tx, d *Delivery, tasks []Task) ([]Task, er
 // is taken yields the existing task instead, so each key gets one task
 // ever), records their ids in TaskIDs, and returns isNew=true. Concurrent
 // calls with the same delivery create its tasks once: exactly one of them
-// reports isNew.
+// reports isNew. Concurrent calls share commits (see groupCommit), so
+// that a burst of webhooks pays one fsync per transaction rather than one
+// per delivery; a lone call costs one commit.
 func (s *Store) AcceptDelivery(ctx context.Context, d Delivery, tasks []Task) (Delivery, []Task, bool, error) {
 	if d.Source == "" || d.ID == "" {
 		return Delivery{}, nil, false, fmt.Errorf("accept delivery %q of %q: source and id are required", d.ID, d.Source)
 	}
 	var (
+		got   Delivery
 		out   []Task
 		isNew bool
 	)
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	// fn may run again when another call of its transaction fails, so it
+	// starts from the caller's d each time.
+	err := s.batch(ctx, func(tx *bbolt.Tx) error {
+		got = d
 		var err error
-		out, isNew, err = s.acceptTx(tx, &d, tasks)
+		out, isNew, err = s.acceptTx(tx, &got, tasks)
 		return err
 	})
 	if err != nil {
 		return Delivery{}, nil, false, fmt.Errorf("accept delivery %s of %s: %w", d.ID, d.Source, err)
 	}
-	return d, out, isNew, nil
+	return got, out, isNew, nil
 }
 
 // acceptTx is AcceptDelivery inside tx; it sets *d to what is stored.

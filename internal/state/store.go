@@ -46,6 +46,7 @@ type Store struct {
 	now     func() time.Time
 	log     *slog.Logger
 	outbox  OutboxFunc
+	group   *groupCommit
 	version int
 
 	// afterPruneBatch, when set by a test, runs after each pruning
@@ -132,7 +133,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		opts.Logger.Warn("narrowed state file mode to 0600", "path", path, "was", fi.Mode().Perm().String())
 	}
-	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger, outbox: opts.Outbox}
+	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger, outbox: opts.Outbox, group: &groupCommit{db: db}}
 	if err := s.migrate(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
@@ -160,6 +161,17 @@ func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 		return err
 	}
 	return s.db.View(fn)
+}
+
+// batch runs fn in a write transaction shared with concurrent batch
+// calls (one commit for all of them, see groupCommit), unless ctx is
+// already done. fn may run more than once and must give the same result
+// each time.
+func (s *Store) batch(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.group.do(fn)
 }
 
 // update runs fn in a write transaction unless ctx is already done.
