@@ -319,11 +319,12 @@ func (s *Store) SeenDelivery(ctx context.Context, source, id string) (bool, erro
 // Pending deliveries are kept whatever their age: they are work not done.
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
 	total := 0
+	var from []byte
 	for {
 		var n, examined int
 		err := s.update(ctx, func(tx *bbolt.Tx) error {
 			var err error
-			if examined, n, err = pruneDeliveriesFrom(tx, before, pruneBatch); err != nil {
+			if examined, n, from, err = pruneDeliveriesFrom(tx, before, pruneBatch, from); err != nil {
 				return err
 			}
 			_, err = pruneDedupeOrphans(tx, before, pruneBatch)
@@ -336,9 +337,7 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, err
 		if s.afterPruneBatch != nil {
 			s.afterPruneBatch()
 		}
-		// Pending deliveries stay in the time index, so a batch of only
-		// pending ones removes nothing: stop when nothing was removed.
-		if examined < pruneBatch || n == 0 {
+		if examined < pruneBatch {
 			return total, nil
 		}
 	}
@@ -347,45 +346,56 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, err
 // pruneDeliveries removes up to max non-pending deliveries received before
 // before and returns how many.
 func pruneDeliveries(tx *bbolt.Tx, before time.Time, max int) (int, error) {
-	_, n, err := pruneDeliveriesFrom(tx, before, max)
+	_, n, _, err := pruneDeliveriesFrom(tx, before, max, nil)
 	return n, err
 }
 
-// pruneDeliveriesFrom walks the time index from its oldest entry, looking
-// at up to max entries received before before, and removes the ones not
-// pending. It returns how many it looked at and how many it removed.
-func pruneDeliveriesFrom(tx *bbolt.Tx, before time.Time, max int) (int, int, error) {
+// pruneDeliveriesFrom walks the time index from its first key after from
+// (from nil: the oldest), looking at up to max entries received before
+// before, and removes the ones not pending. It returns how many it looked
+// at, how many it removed, and the key to resume after.
+func pruneDeliveriesFrom(tx *bbolt.Tx, before time.Time, max int, from []byte) (int, int, []byte, error) {
 	limit := nanos(before)
 	d := tx.Bucket(bucketDeliveries)
 	times := tx.Bucket(bucketDeliveryTimes)
 	var expired [][]byte
 	examined := 0
 	c := times.Cursor()
-	for k, _ := c.First(); k != nil && examined < max; k, _ = c.Next() {
+	k, _ := c.First()
+	if from != nil {
+		if k, _ = c.Seek(from); k != nil && bytes.Equal(k, from) {
+			k, _ = c.Next()
+		}
+	}
+	var last []byte
+	for ; k != nil && examined < max; k, _ = c.Next() {
 		if len(k) < 8 {
-			return 0, 0, errors.New("malformed delivery time key")
+			return 0, 0, nil, errors.New("malformed delivery time key")
 		}
 		if binary.BigEndian.Uint64(k) >= limit {
 			break
 		}
 		examined++
+		last = k
 		var rec struct {
 			Received time.Time `json:"received"`
 			Pending  bool      `json:"pending"`
 		}
-		if v := d.Get(k[8:]); v != nil {
+		v := d.Get(k[8:])
+		if v != nil {
 			if err := json.Unmarshal(v, &rec); err != nil {
-				return 0, 0, fmt.Errorf("decode delivery %q: %w", k[8:], err)
+				return 0, 0, nil, fmt.Errorf("decode delivery %q: %w", k[8:], err)
 			}
-			if rec.Pending {
-				continue
+			if rec.Pending && nanos(rec.Received) == binary.BigEndian.Uint64(k) {
+				continue // work not done: kept whatever its age
 			}
 		}
 		expired = append(expired, bytes.Clone(k))
 	}
+	last = bytes.Clone(last)
 	for _, k := range expired {
 		if err := times.Delete(k); err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 		// Delete the record only if it is the one this entry indexes, not
 		// one recorded again later under the same key.
@@ -394,16 +404,16 @@ func pruneDeliveriesFrom(tx *bbolt.Tx, before time.Time, max int) (int, int, err
 				Received time.Time `json:"received"`
 			}
 			if err := json.Unmarshal(v, &rec); err != nil {
-				return 0, 0, fmt.Errorf("decode delivery %q: %w", k[8:], err)
+				return 0, 0, nil, fmt.Errorf("decode delivery %q: %w", k[8:], err)
 			}
 			if nanos(rec.Received) == binary.BigEndian.Uint64(k) {
 				if err := d.Delete(k[8:]); err != nil {
-					return 0, 0, err
+					return 0, 0, nil, err
 				}
 			}
 		}
 	}
-	return examined, len(expired), nil
+	return examined, len(expired), last, nil
 }
 
 // pruneDedupeOrphans releases up to max dedupe keys whose task was pruned
