@@ -132,10 +132,26 @@
 // a time and any number of read transactions beside it; every method is
 // one transaction except the Prune methods, which delete in transactions
 // of at most 500 records so as never to hold the writer long.
-// Every write transaction is fsynced before it returns. Bytes read inside a
+// Every write transaction is fsynced before it returns. AcceptDelivery,
+// the write on the webhook's ack path, goes through a group commit:
+// concurrent calls share one transaction and one fsync, a lone call
+// starts its own at once (no added delay), and a call whose function
+// fails is reported alone while the others run again. UpdateTask's
+// function may likewise run more than once in other implementations (a
+// database retries on serialization failures): it must derive its edit
+// from the task it is given. Bytes read inside a
 // transaction are copied out before it ends: nothing a method returns
 // aliases the memory map. bbolt cannot cancel a running transaction, so
 // methods check ctx before starting one. The file lock is taken by Open and
 // held until Close; a second process (or a second Open in this one) gets
 // ErrLocked after Options.LockTimeout.
+//
+// # Other implementations
+//
+// Every method is shaped for a SQL database too (PostgreSQL, several
+// daemons on one database): uniqueness is a key (delivery source and id,
+// dedupe key, outbox kind and target), each method is one logical change
+// in one transaction, and none relies on being the only writer process.
+// The package statetest holds the contract as a test suite; run it
+// against any new implementation unchanged.
 package state
