@@ -296,8 +296,8 @@ func BenchmarkAcceptDelivery(b *testing.B) {
 		for i := 0; i < 10000; i += 500 {
 			err := s.update(ctx, func(tx *bbolt.Tx) error {
 				for j := i; j < i+500; j++ {
-					tk := Task{Project: "web", Template: "deploy", Commit: fmt.Sprintf("%040d", j)}
-					tk.DedupeKey = fmt.Sprintf("github:fill-%d#web/deploy", j)
+					tk := mkTask("web", "deploy", fmt.Sprintf("github:fill-%d#web/deploy", j))
+					tk.Commit = fmt.Sprintf("%040d", j)
 					if _, _, err := s.acceptTx(tx, &Delivery{Source: "github", ID: fmt.Sprintf("fill-%d", j), Event: "push"}, []Task{tk}); err != nil {
 						return err
 					}
@@ -316,8 +316,8 @@ func BenchmarkAcceptDelivery(b *testing.B) {
 		if pending {
 			d.Pending, d.Payload = true, payload
 		} else {
-			tk := Task{Project: "web", Template: "deploy", Commit: fmt.Sprintf("%040d", i)}
-			tk.DedupeKey = "github:" + d.ID + "#web/deploy"
+			tk := mkTask("web", "deploy", "github:"+d.ID+"#web/deploy")
+			tk.Commit = fmt.Sprintf("%040d", i)
 			tasks = []Task{tk}
 		}
 		_, got, isNew, err := s.AcceptDelivery(context.Background(), d, tasks)

@@ -112,3 +112,12 @@ func allOutbox(tb testing.TB, s *Store) []OutboxEntry {
 	}
 	return got
 }
+
+// mkTask is a task of project and template, with an optional dedupe key.
+// It assigns fields instead of using a literal, so that it compiles
+// however Task groups them.
+func mkTask(project, template, dedupeKey string) Task {
+	var t Task
+	t.Project, t.Template, t.DedupeKey = project, template, dedupeKey
+	return t
+}

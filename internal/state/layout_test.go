@@ -98,8 +98,7 @@ func TestLayoutGolden(t *testing.T) {
 	if _, _, _, err := s.AcceptDelivery(ctx, Delivery{Source: "github", ID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Event: "push", Note: "no template matched"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	dt := Task{Project: "web", Template: "deploy", Trigger: "push"}
-	dt.DedupeKey = "github:f00d#web/deploy"
+	dt := mkTask("web", "deploy", "github:f00d#web/deploy")
 	if _, _, _, err := s.AcceptDelivery(ctx, Delivery{Source: "github", ID: "f00d", Event: "push", Pending: true, Payload: []byte(`{"ref":"refs/heads/main"}`)}, []Task{dt}); err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestMigrateFromV3(t *testing.T) {
 		if got.Source != d.source || got.ID != d.id || !got.Received.Equal(d.received) || got.Pending || len(tasks) != 0 {
 			t.Errorf("Delivery(%s, %s) = %+v, %v; want received %v, not pending, no tasks", d.source, d.id, got, tasks, d.received)
 		}
-		_, _, isNew, err := s.AcceptDelivery(ctx, Delivery{Source: d.source, ID: d.id, Event: "push"}, []Task{{Project: "web", Template: "deploy"}})
+		_, _, isNew, err := s.AcceptDelivery(ctx, Delivery{Source: d.source, ID: d.id, Event: "push"}, []Task{mkTask("web", "deploy", "")})
 		if err != nil || isNew {
 			t.Errorf("AcceptDelivery of migrated %s/%s: isNew %v, %v; want a replay", d.source, d.id, isNew, err)
 		}
@@ -77,8 +77,7 @@ func TestMigrateFromV3(t *testing.T) {
 	if lines, err := s.ReadLog(ctx, 1, 0, 0); err != nil || len(lines) != 1 || lines[0].Text != "PLAY [all]" {
 		t.Errorf("ReadLog(1) = %v, %v", lines, err)
 	}
-	nt := Task{Project: "web", Template: "deploy"}
-	nt.DedupeKey = "k"
+	nt := mkTask("web", "deploy", "k")
 	got, err := s.CreateTask(ctx, nt)
 	if err != nil || got.ID != 3 {
 		t.Errorf("CreateTask after migration = %d, %v; want id 3", got.ID, err)

@@ -34,8 +34,10 @@ type OutboxEntry struct {
 	Kind OutboxKind `json:"kind"`
 	// Target is the ordering and replacement key, e.g.
 	// "github:acme/site@SHA#semaphored/web/deploy": a newer entry of the
-	// same Kind and Target replaces an undelivered one. Empty: no
-	// replacement and no LastDelivered record.
+	// same Kind and Target replaces an undelivered one, and a reporter
+	// delivers one entry per target at a time, by Seq, so that an older
+	// state never lands after a newer one. Empty: no replacement and no
+	// LastDelivered record.
 	Target string     `json:"target"`
 	TaskID uint64     `json:"task_id"`
 	Status TaskStatus `json:"status"`
@@ -330,8 +332,9 @@ func (s *Store) LastDelivered(ctx context.Context, kind OutboxKind, target strin
 // FailOutbox records a failed delivery attempt in one transaction:
 // Attempts+1, LastError errMsg (cut to 1 KiB), NextAttempt next, and when
 // final the entry is Failed: it leaves the due list and is no longer
-// replaced by newer entries of its target. It returns the entry as
-// updated; ErrNotFound when it is gone (acknowledged or replaced).
+// replaced by newer entries of its target (a failed entry stays failed).
+// It returns the entry as updated; ErrNotFound when it is gone
+// (acknowledged or replaced).
 func (s *Store) FailOutbox(ctx context.Context, seq uint64, errMsg string, next time.Time, final bool) (OutboxEntry, error) {
 	now := s.now()
 	var e OutboxEntry

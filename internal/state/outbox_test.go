@@ -23,7 +23,7 @@ func TestOutboxFuncInTransaction(t *testing.T) {
 		}
 		return []OutboxEntry{{Kind: OutboxCommitStatus, Target: "github:acme/site@sha#" + new.Template, Payload: []byte(new.Status)}}
 	}})
-	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	tk := mustCreate(t, s, mkTask("p", "t", ""))
 	for _, st := range []TaskStatus{StatusRunning, StatusRunning, StatusSuccess} {
 		if _, err := s.UpdateTask(ctx, tk.ID, func(t *Task) error { t.Status = st; return nil }); err != nil {
 			t.Fatal(err)
@@ -49,7 +49,7 @@ func TestOutboxFuncInTransaction(t *testing.T) {
 func TestNoOutboxFuncWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, nil)
-	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	tk := mustCreate(t, s, mkTask("p", "t", ""))
 	if _, err := s.UpdateTask(ctx, tk.ID, func(t *Task) error { t.Status = StatusSuccess; return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestOutboxFuncBadEntryAborts(t *testing.T) {
 		}
 		return nil
 	}})
-	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	tk := mustCreate(t, s, mkTask("p", "t", ""))
 	if _, err := s.UpdateTask(ctx, tk.ID, func(t *Task) error { t.Status = StatusFailure; return nil }); err == nil {
 		t.Fatal("UpdateTask with a kindless outbox entry: got nil error")
 	}
