@@ -59,10 +59,9 @@ func TestNotifications(t *testing.T) {
 	fake := &chatFake{down: true}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	store := newMemStore(time.Now)
 	rep := NewReporter(nil)
 	rep.SetConfig(loadConfig(t, "http://forge.invalid"))
-	store.fn = rep.OutboxFunc
+	store := openStore(t, t.TempDir(), rep.OutboxFunc)
 	env := map[string]string{"TEST_SLACK_URL": srv.URL + "/services/T0/B0/x", "TEST_HOOK_URL": srv.URL + "/hook", "TEST_HOOK_SECRET": "k"}
 	signer, _ := link.New([]byte("0123456789abcdef0123456789abcdef"), nil)
 	w, err := NewWorker(WorkerOptions{
@@ -86,45 +85,32 @@ func TestNotifications(t *testing.T) {
 
 	// Task 1 fails, task 2 recovers, task 3 succeeds again; all of
 	// template deploy. Statuses have no forge here (no commit).
-	for i, end := range []state.TaskStatus{state.StatusFailure, state.StatusSuccess, state.StatusSuccess} {
-		lifecycle(store, uint64(i+1), "", end)
+	for _, end := range []state.TaskStatus{state.StatusFailure, state.StatusSuccess, state.StatusSuccess} {
+		lifecycle(store, "", end)
 	}
 	// The chat is down: nothing is reported as sent, everything waits,
 	// and a channel's later messages wait behind its first.
 	waitFor(t, "attempts while down", func() bool {
-		store.mu.Lock()
-		defer store.mu.Unlock()
 		n := 0
-		for _, e := range store.entries {
+		for _, e := range store.waiting() {
 			if e.TaskID == 1 && e.Attempts >= 2 {
 				n++
 			}
 		}
 		return n == 2
 	})
-	store.mu.Lock()
-	for _, e := range store.entries {
+	for _, e := range store.waiting() {
 		if e.TaskID != 1 && e.Attempts != 0 {
 			t.Errorf("entry of task %d (%s) attempted before the channel's first message went through", e.TaskID, e.Target)
 		}
 	}
-	store.mu.Unlock()
 	if n := store.pending(); n != 6 {
 		t.Fatalf("pending %d while the chat is down, want 6 (3 slack: a failure and two maybe-recoveries; 3 webhook)", n)
 	}
 	fake.mu.Lock()
 	fake.down = false
 	fake.mu.Unlock()
-	waitFor(t, "delivery", func() bool {
-		if store.pending() != 0 {
-			store.mu.Lock()
-			for _, e := range store.entries {
-				t.Logf("%+v", *e)
-			}
-			store.mu.Unlock()
-		}
-		return store.pending() == 0
-	})
+	waitFor(t, "delivery", func() bool { return store.pending() == 0 })
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
 	if got := strings.Join(fake.slack, " | "); got != "❌ web/deploy #1 failed | ✅ web/deploy #2 recovered" {

@@ -7,31 +7,17 @@ import (
 	"github.com/semaphored/semaphored/internal/state"
 )
 
-// OutboxKind and OutboxEntry are the outbox shapes of CONTRACTS.md §2.
-// They are declared here until the state's schema v4 provides them; then
-// these become aliases of state.OutboxKind and state.OutboxEntry.
-type OutboxKind string
+// OutboxKind and OutboxEntry are the state's (CONTRACTS.md §2).
+type (
+	OutboxKind  = state.OutboxKind
+	OutboxEntry = state.OutboxEntry
+)
 
 // The outbox kinds this package produces and delivers.
 const (
-	KindCommitStatus OutboxKind = "commit_status"
-	KindNotification OutboxKind = "notification"
+	KindCommitStatus = state.OutboxCommitStatus
+	KindNotification = state.OutboxNotification
 )
-
-// OutboxEntry is one thing to deliver (see CONTRACTS.md §2).
-type OutboxEntry struct {
-	Seq         uint64           `json:"seq"`
-	Kind        OutboxKind       `json:"kind"`
-	Target      string           `json:"target"`
-	TaskID      uint64           `json:"task_id"`
-	Status      state.TaskStatus `json:"status"`
-	Payload     []byte           `json:"payload,omitempty"`
-	Created     time.Time        `json:"created"`
-	NextAttempt time.Time        `json:"next_attempt"`
-	Attempts    int              `json:"attempts"`
-	LastError   string           `json:"last_error,omitempty"`
-	Failed      bool             `json:"failed,omitempty"`
-}
 
 // Outbox is what the worker needs of the store's outbox.
 type Outbox interface {

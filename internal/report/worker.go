@@ -138,11 +138,18 @@ func (w *Worker) Wake() {
 	}
 }
 
-// recheck is when Run looks again after a wake. The state calls
-// OutboxFunc (which wakes the worker) inside the transaction that writes
-// the entries, so the first look may come before the commit; the later
-// looks find them.
-var recheck = []time.Duration{0, time.Millisecond, 4 * time.Millisecond, 16 * time.Millisecond, 64 * time.Millisecond, 250 * time.Millisecond}
+// recheck is when Run looks again after a wake: every 2ms for 60ms, then
+// at 100ms and 250ms. The state calls OutboxFunc (which wakes the worker)
+// inside the transaction that writes the entries, so the first look may
+// come before the commit (a commit's fsync takes milliseconds); the later
+// looks find them. A look is one read transaction.
+var recheck = func() []time.Duration {
+	out := []time.Duration{0}
+	for d := 2 * time.Millisecond; d <= 60*time.Millisecond; d += 2 * time.Millisecond {
+		out = append(out, 2*time.Millisecond)
+	}
+	return append(out, 40*time.Millisecond, 150*time.Millisecond)
+}()
 
 // Run delivers due entries until ctx ends, then waits for the deliveries
 // in flight (they see ctx's end and leave their entries for the next

@@ -3,9 +3,11 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -107,16 +109,17 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 type testRig struct {
-	store  *memStore
+	store  *testStore
 	rep    *Reporter
 	worker *Worker
 	fake   *githubFake
 	reg    *prometheus.Registry
 }
 
-// newRig wires a reporter, the in-memory store and a worker whose status
-// sender talks to a GitHub fake at url (or in memory when url is empty).
-func newRig(t testing.TB, url string, fake *githubFake, store *memStore) *testRig {
+// newRig wires a reporter, a BoltDB state in dir (its Outbox option the
+// reporter's) and a worker whose status sender talks to a GitHub fake at
+// url (or in memory when url is empty). now nil means time.Now.
+func newRig(t testing.TB, url string, fake *githubFake, dir string, now func() time.Time) *testRig {
 	t.Helper()
 	mem := url == ""
 	if mem {
@@ -125,10 +128,7 @@ func newRig(t testing.TB, url string, fake *githubFake, store *memStore) *testRi
 	cfg := loadConfig(t, url+"/api/v3/")
 	rep := NewReporter(nil)
 	rep.SetConfig(cfg)
-	if store == nil {
-		store = newMemStore(time.Now)
-	}
-	store.fn = rep.OutboxFunc
+	store := openStore(t, dir, rep.OutboxFunc)
 	signer, err := link.New([]byte("0123456789abcdef0123456789abcdef"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +147,7 @@ func newRig(t testing.TB, url string, fake *githubFake, store *memStore) *testRi
 			HTTPClient: hc,
 		}},
 		Registerer: reg,
+		Now:        now,
 		MinBackoff: time.Second,
 		MaxBackoff: 5 * time.Minute,
 	})
@@ -169,20 +170,6 @@ func (r *testRig) run(t testing.TB) (stop func()) {
 	}
 }
 
-// lifecycle drives task id through queued, running and an end.
-func lifecycle(s *memStore, id uint64, commit string, end state.TaskStatus) {
-	t := state.Task{ID: id, Project: "web", Template: "deploy", Commit: commit, Trigger: "push", Status: state.StatusWaiting, ExitCode: -1}
-	s.change(t)
-	t.Status, t.Started = state.StatusStarting, time.Now()
-	s.change(t)
-	t.Status = state.StatusRunning
-	s.change(t)
-	s.appendLog(id, "PLAY RECAP ***", "web1 : ok=3 changed=1 unreachable=0 failed=0 skipped=0")
-	t, _ = s.Task(context.Background(), id)
-	t.Status, t.Ended, t.ExitCode = end, t.Started.Add(2*time.Second), 0
-	s.change(t)
-}
-
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -198,11 +185,11 @@ func TestWorkerDelivers(t *testing.T) {
 	fake := newGitHubFake()
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	rig := newRig(t, srv.URL, fake, nil)
+	rig := newRig(t, srv.URL, fake, t.TempDir(), nil)
 	stop := rig.run(t)
 	defer stop()
 
-	lifecycle(rig.store, 1, sha, state.StatusSuccess)
+	lifecycle(rig.store, sha, state.StatusSuccess)
 	waitFor(t, "the final status", func() bool { return rig.store.pending() == 0 && len(fake.accepted()) > 0 })
 	got := fake.accepted()
 	last := got[len(got)-1]
@@ -233,11 +220,13 @@ func TestWorkerFinalRefusal(t *testing.T) {
 	fake.setMode("422")
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	rig := newRig(t, srv.URL, fake, nil)
+	rig := newRig(t, srv.URL, fake, t.TempDir(), nil)
 	stop := rig.run(t)
 	defer stop()
-	rig.store.change(state.Task{ID: 1, Project: "web", Template: "deploy", Commit: sha, Status: state.StatusWaiting})
-	waitFor(t, "a failed entry", func() bool { return len(rig.store.failedEntries()) == 1 })
+	rig.store.create(state.Task{Project: "web", Template: "deploy", Commit: sha, Status: state.StatusWaiting})
+	waitFor(t, "a failed entry", func() bool {
+		return len(rig.store.failedEntries()) == 1 && testutil.ToFloat64(rig.worker.Metrics().failed.WithLabelValues("commit_status", "github")) == 1
+	})
 	f := rig.store.failedEntries()[0]
 	if !strings.Contains(f.LastError, "No commit found for SHA") || strings.Contains(f.LastError, "s3cr3t") {
 		t.Errorf("last error %q: want the forge's message, never the token", f.LastError)
@@ -257,7 +246,7 @@ func TestWorkerForgeDownAnHour(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := newGitHubFake()
 		fake.setMode("down")
-		rig := newRig(t, "", fake, nil)
+		rig := newRig(t, "", fake, t.TempDir(), nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		go func() { done <- rig.worker.Run(ctx) }()
@@ -270,7 +259,7 @@ func TestWorkerForgeDownAnHour(t *testing.T) {
 			if i%3 == 0 {
 				end = state.StatusFailure
 			}
-			lifecycle(rig.store, uint64(i+1), c, end)
+			lifecycle(rig.store, c, end)
 			time.Sleep(time.Minute)
 		}
 		time.Sleep(40 * time.Minute) // an hour in all
@@ -318,11 +307,11 @@ func TestWorkerRetryAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := newGitHubFake()
 		fake.setMode("429")
-		rig := newRig(t, "", fake, nil)
+		rig := newRig(t, "", fake, t.TempDir(), nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		go func() { done <- rig.worker.Run(ctx) }()
-		rig.store.change(state.Task{ID: 1, Project: "web", Template: "deploy", Commit: sha, Status: state.StatusWaiting})
+		rig.store.create(state.Task{Project: "web", Template: "deploy", Commit: sha, Status: state.StatusWaiting})
 		time.Sleep(time.Second)
 		synctest.Wait()
 		fake.setMode("up")
@@ -341,59 +330,68 @@ func TestWorkerRetryAfter(t *testing.T) {
 	})
 }
 
-// TestWorkerRestart: statuses pending when the worker stops (the process
-// ends) are delivered by the next one; after a clean restart nothing is
-// sent twice.
+// TestWorkerRestart: statuses pending when the daemon stops (the store
+// closed and opened again, as after kill -9 or a restart) are delivered by
+// the next run; after a clean restart nothing is sent twice.
 func TestWorkerRestart(t *testing.T) {
 	fake := newGitHubFake()
 	fake.setMode("down")
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	store := newMemStore(time.Now)
-	rig := newRig(t, srv.URL, fake, store)
+	dir := t.TempDir()
+	rig := newRig(t, srv.URL, fake, dir, nil)
 	stop := rig.run(t)
+	var ids []uint64
 	for i := range 5 {
-		lifecycle(store, uint64(i+1), strings.Repeat(string(rune('a'+i)), 40), state.StatusSuccess)
+		ids = append(ids, lifecycle(rig.store, strings.Repeat(string(rune('a'+i)), 40), state.StatusSuccess))
 	}
 	// Notifications have no sender here: they fail at once, leaving the
 	// five statuses.
 	waitFor(t, "failed attempts", func() bool {
 		fake.mu.Lock()
 		defer fake.mu.Unlock()
-		return fake.requests >= 5 && store.pending() == 5
+		return fake.requests >= 5 && rig.store.pending() == 5
 	})
 	stop()
-	if store.pending() != 5 {
-		t.Fatalf("pending %d, want 5", store.pending())
-	}
-	// Due again at once, as after a long downtime.
-	store.mu.Lock()
-	for _, e := range store.entries {
-		e.NextAttempt = time.Time{}
-	}
-	store.mu.Unlock()
+	rig.store.Close()
 
+	// The next daemon, an hour later: every backoff has passed.
 	fake.setMode("up")
-	rig2 := newRig(t, srv.URL, fake, store)
+	later := func() time.Time { return time.Now().Add(time.Hour) }
+	rig2 := newRig(t, srv.URL, fake, dir, later)
+	if n := rig2.store.pending(); n != 5 {
+		t.Fatalf("pending %d after reopening the state, want 5", n)
+	}
 	stop2 := rig2.run(t)
-	waitFor(t, "delivery after restart", func() bool { return store.pending() == 0 })
+	waitFor(t, "delivery after restart", func() bool { return rig2.store.pending() == 0 })
 	stop2()
 	if n := len(fake.accepted()); n != 5 {
 		t.Errorf("delivered %d, want 5", n)
 	}
-	// The same final statuses enqueued again (a recovery that re-reports)
-	// are identical to the last delivered: acknowledged without a request.
-	for i := range 5 {
-		tk, _ := store.Task(context.Background(), uint64(i+1))
-		old := tk
-		old.Status = state.StatusRunning
-		for _, e := range rig.rep.OutboxFunc(old, tk) {
-			store.EnqueueOutbox(context.Background(), e)
+	for _, p := range fake.accepted() {
+		if p.State != "success" {
+			t.Errorf("delivered %+v: want only the final states (older ones were replaced)", p)
 		}
 	}
-	rig3 := newRig(t, srv.URL, fake, store)
+	// The same final statuses enqueued again (a recovery that re-reports)
+	// are identical to the last delivered: acknowledged without a request.
+	for _, id := range ids {
+		tk, err := rig2.store.Task(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := tk
+		old.Status = state.StatusRunning
+		for _, e := range rig2.rep.OutboxFunc(old, tk) {
+			if e.Kind == KindCommitStatus {
+				rig2.store.EnqueueOutbox(context.Background(), e)
+			}
+		}
+	}
+	rig2.store.Close()
+	rig3 := newRig(t, srv.URL, fake, dir, nil)
 	stop3 := rig3.run(t)
-	waitFor(t, "skips", func() bool { return store.pending() == 0 })
+	waitFor(t, "skips", func() bool { return rig3.store.pending() == 0 })
 	stop3()
 	if n := len(fake.accepted()); n != 5 {
 		t.Errorf("after a clean restart: %d statuses delivered in all, want still 5 (no duplicate)", n)
@@ -410,40 +408,37 @@ func BenchmarkTaskEndToStatus(b *testing.B) {
 	fake := newGitHubFake()
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	rig := newRig(b, srv.URL, fake, nil)
+	rig := newRig(b, srv.URL, fake, b.TempDir(), nil)
 	stop := rig.run(b)
 	defer stop()
-	var lat []time.Duration
+	var lat, commit []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		id := uint64(i + 1)
-		t := state.Task{ID: id, Project: "web", Template: "deploy", Commit: sha, Status: state.StatusRunning, Started: time.Now()}
-		rig.store.mu.Lock()
-		rig.store.tasks[id] = t
-		rig.store.mu.Unlock()
-		t.Status, t.Ended = state.StatusSuccess, time.Now()
+		b.StopTimer()
+		// A running task whose statuses went out already.
+		tk := rig.store.create(state.Task{Project: "web", Template: "deploy", Commit: fmt.Sprintf("%040x", i),
+			Status: state.StatusRunning, Started: time.Now()})
+		<-fake.notify
+		b.StartTimer()
 		start := time.Now()
-		rig.store.change(t)
+		rig.store.set(tk.ID, func(t *state.Task) { t.Status, t.Ended = state.StatusSuccess, time.Now() })
+		commit = append(commit, time.Since(start))
 		<-fake.notify
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
-	reportPercentiles(b, lat)
+	reportPercentiles(b, "", lat)
+	reportPercentiles(b, "commit-", commit)
 }
 
-func reportPercentiles(b *testing.B, lat []time.Duration) {
+// reportPercentiles reports the p50 and p99 of lat, names prefixed.
+func reportPercentiles(b *testing.B, prefix string, lat []time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
-	s := append([]time.Duration(nil), lat...)
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
+	s := slices.Clone(lat)
+	slices.Sort(s)
 	p := func(q float64) float64 { return float64(s[int(q*float64(len(s)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(p(0.5), "p50-ms")
-	b.ReportMetric(p(0.99), "p99-ms")
+	b.ReportMetric(p(0.5), prefix+"p50-ms")
+	b.ReportMetric(p(0.99), prefix+"p99-ms")
 }
