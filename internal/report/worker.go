@@ -215,10 +215,14 @@ func orderKey(e OutboxEntry) string {
 // none).
 func (w *Worker) pass(ctx context.Context, wg *sync.WaitGroup) (time.Time, error) {
 	now := w.o.Now()
+	// Read the outbox holding mu: a delivery leaves busy (under mu) only
+	// after its entry was acknowledged or updated, so what this read
+	// returns for a key that is not busy is current, and no entry is
+	// delivered twice.
 	w.mu.Lock()
 	free := w.o.Parallel - len(w.busy)
-	w.mu.Unlock()
 	waiting, err := w.o.Outbox.DueOutbox(ctx, farFuture, window)
+	w.mu.Unlock()
 	if err != nil {
 		return time.Time{}, err
 	}
