@@ -63,6 +63,7 @@ Usage:
   semaphored tasks [--project P] [--template T] [--status S]              list tasks
   semaphored logs ID [-f]                                                 print or follow a task's log
   semaphored stop ID | confirm ID | reject ID                             control a task
+  semaphored import semaphore BACKUP.json --out DIR                       convert a Semaphore UI project backup
   semaphored version                                                      print the version
 
 Every flag also reads an environment variable: --data <-> SEMAPHORED_DATA, and so on.
@@ -85,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"stop":     cmdStop,
 		"confirm":  cmdConfirm,
 		"reject":   cmdReject,
+		"import":   cmdImport,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {
