@@ -64,6 +64,8 @@ Usage:
   semaphored logs ID [-f]                                                 print or follow a task's log
   semaphored stop ID | confirm ID | reject ID                             control a task
   semaphored import semaphore BACKUP.json --out DIR                       convert a Semaphore UI project backup
+  semaphored backup [--data DIR] OUT                                      consistent copy of the state, also while the daemon runs
+  semaphored restore BACKUP [--data DIR] [--force]                        check a backup and install it (daemon stopped)
   semaphored version                                                      print the version
 
 Every flag also reads an environment variable: --data <-> SEMAPHORED_DATA, and so on.
@@ -87,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"confirm":  cmdConfirm,
 		"reject":   cmdReject,
 		"import":   cmdImport,
+		"backup":   cmdBackup,
+		"restore":  cmdRestore,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {
