@@ -66,6 +66,7 @@ Usage:
   semaphored import semaphore BACKUP.json --out DIR                       convert a Semaphore UI project backup
   semaphored backup [--data DIR] OUT                                      consistent copy of the state, also while the daemon runs
   semaphored restore BACKUP [--data DIR] [--force]                        check a backup and install it (daemon stopped)
+  semaphored healthcheck [--listen ADDR]                                  exit 0 when the local daemon answers /healthz
   semaphored version                                                      print the version
 
 Every flag also reads an environment variable: --data <-> SEMAPHORED_DATA, and so on.
@@ -88,9 +89,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"stop":     cmdStop,
 		"confirm":  cmdConfirm,
 		"reject":   cmdReject,
-		"import":   cmdImport,
-		"backup":   cmdBackup,
-		"restore":  cmdRestore,
+
+		"import":      cmdImport,
+		"backup":      cmdBackup,
+		"restore":     cmdRestore,
+		"healthcheck": cmdHealthcheck,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {
