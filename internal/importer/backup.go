@@ -26,6 +26,11 @@ type Backup struct {
 	Environments       []Environment `json:"environments"`
 	Integrations       []Integration `json:"integrations"`
 	IntegrationAliases []string      `json:"integration_aliases"`
+	// Schedules is the section newer Semaphore versions add (2025; the
+	// code this importer follows carries one cron per template instead).
+	// Its shape follows the other sections: db.Schedule's exported fields
+	// with the template by name.
+	Schedules []Schedule `json:"schedules"`
 
 	// Unknown lists the fields the importer does not know, by JSON path,
 	// with their raw values; they are reported, never silently dropped.
@@ -103,6 +108,14 @@ type Repository struct {
 type AccessKey struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+}
+
+// Schedule is a cron schedule of a template (db.Schedule plus names).
+type Schedule struct {
+	Name       string `json:"name"`
+	CronFormat string `json:"cron_format"`
+	Active     *bool  `json:"active"`
+	Template   string `json:"template"`
 }
 
 // View is a tab grouping templates in Semaphore's UI.
@@ -462,6 +475,15 @@ func (b *Backup) check() error {
 			if _, err := jsonObject(*e.ENV); err != nil {
 				return &PathError{Path: p + ".env", Msg: "environment variables: " + err.Error()}
 			}
+		}
+	}
+	for i, sc := range b.Schedules {
+		p := fmt.Sprintf("$.schedules[%d]", i)
+		if sc.Template == "" {
+			return &PathError{Path: p + ".template", Msg: "missing"}
+		}
+		if err := refTo(p+".template", "templates", tpls, &sc.Template); err != nil {
+			return err
 		}
 	}
 	for i, in := range b.Integrations {

@@ -599,24 +599,64 @@ func (c *converter) convertTemplates() (*file, *file) {
 		kn := set(f.m, name, m)
 		addComment(kn, notes...)
 		f.n++
-
-		if t.Cron != nil && strings.TrimSpace(*t.Cron) != "" {
-			cron := strings.TrimSpace(*t.Cron)
-			sname := sn.name(t.Name, "schedule")
-			if _, err := config.ParseSchedule(cron, "UTC"); err != nil {
-				c.rep.unmapped("schedules."+sname, "cron %q of template %s is not valid here: %v", cron, name, err)
-				sf.foot = append(sf.foot, fmt.Sprintf("%s: {cron: %q, template: %s}", sname, cron, name))
-				continue
-			}
-			s := newMap()
-			set(s, "cron", strNode(cron))
-			set(s, "timezone", strNode("UTC"))
-			set(s, "template", strNode(name))
-			sk := set(sf.m, sname, s)
-			addComment(sk, "Semaphore ran this in its server's timezone: set timezone to that one.")
-			c.rep.edit("schedules."+sname, "Semaphore evaluated cron %q in its server's timezone; the import says UTC", cron)
-			sf.n++
+	}
+	// Schedules: the cron of each template, and the schedules section of
+	// newer backups (the same template and cron once).
+	type sched struct {
+		name, cron, template string
+		active               *bool
+		fromTemplate         bool
+	}
+	var all []sched
+	seen := map[[2]string]bool{}
+	for _, x := range c.b.Schedules {
+		all = append(all, sched{name: x.Name, cron: strings.TrimSpace(x.CronFormat), template: x.Template, active: x.Active})
+		seen[[2]string{x.Template, strings.TrimSpace(x.CronFormat)}] = true
+	}
+	for _, t := range c.b.Templates {
+		if t.Cron != nil && strings.TrimSpace(*t.Cron) != "" && !seen[[2]string{t.Name, strings.TrimSpace(*t.Cron)}] {
+			all = append(all, sched{cron: strings.TrimSpace(*t.Cron), template: t.Name, fromTemplate: true})
 		}
+	}
+	for _, x := range all {
+		orig := x.name
+		if orig == "" {
+			orig = x.template
+		}
+		sname := sn.name(orig, "schedule")
+		tname := c.tpls[x.template]
+		where := "schedules." + sname
+		if !c.tplOK[x.template] {
+			c.rep.unmapped(where, "its template %q was not imported; the schedule is kept as a comment", x.template)
+			sf.foot = append(sf.foot, fmt.Sprintf("%s: {cron: %q, template: %s}", sname, x.cron, tname))
+			continue
+		}
+		if _, err := config.ParseSchedule(x.cron, "UTC"); err != nil {
+			c.rep.unmapped(where, "cron %q of template %s is not valid here: %v", x.cron, tname, err)
+			sf.foot = append(sf.foot, fmt.Sprintf("%s: {cron: %q, template: %s}", sname, x.cron, tname))
+			continue
+		}
+		s := newMap()
+		set(s, "cron", strNode(x.cron))
+		set(s, "timezone", strNode("UTC"))
+		set(s, "template", strNode(tname))
+		if x.active != nil && !*x.active {
+			set(s, "active", boolNode(false))
+		}
+		sk := set(sf.m, sname, s)
+		notes := []string{"Semaphore ran this in its server's timezone: set timezone to that one."}
+		switch {
+		case x.fromTemplate:
+			notes = append([]string{fmt.Sprintf("The cron of Semaphore template %q.", x.template)}, notes...)
+		case x.name == "":
+			notes = append([]string{fmt.Sprintf("A schedule of Semaphore template %q with no name.", x.template)}, notes...)
+		case x.name != sname:
+			notes = append([]string{fmt.Sprintf("Semaphore name: %q", x.name)}, notes...)
+			c.rep.Renamed = append(c.rep.Renamed, Rename{Kind: "schedule", From: x.name, To: sname})
+		}
+		addComment(sk, notes...)
+		c.rep.edit(where, "Semaphore evaluated cron %q in its server's timezone; the import says UTC", x.cron)
+		sf.n++
 	}
 	return f, sf
 }

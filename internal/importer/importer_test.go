@@ -388,6 +388,38 @@ func mapsEqual[V comparable](a, b map[string]V) bool {
 	return true
 }
 
+// TestSchedulesSection checks the schedules section of newer backups
+// beside the cron of each template, counted once.
+func TestSchedulesSection(t *testing.T) {
+	res := importFile(t, "testdata/good/schedules.json")
+	out := t.TempDir()
+	if err := res.Write(out, false); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(out, config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for n, s := range cfg.Projects["nightly"].Schedules {
+		got[n] = fmt.Sprintf("%s %s active=%t", s.Template, s.Cron, *s.Active)
+	}
+	want := map[string]string{
+		"nightly-db-backup":        "backup-db 0 2 * * * active=true",
+		"weekend-db-backup-paused": "backup-db 0 6 * * 6 active=false",
+		"rotate-logs":              "rotate-logs @hourly active=true",
+		"rotate-logs-2":            "rotate-logs 30 4 * * 0 active=true",
+	}
+	if !mapsEqual(got, want) {
+		t.Errorf("schedules: got %v, want %v", got, want)
+	}
+	var report bytes.Buffer
+	res.Report.WriteText(&report)
+	if !strings.Contains(report.String(), `schedules.stack-refresh: its template "stack" was not imported`) {
+		t.Errorf("the schedule of a template not imported is not reported:\n%s", report.String())
+	}
+}
+
 // TestNames checks that names become valid and unique and that fields the
 // importer does not know are reported.
 func TestNames(t *testing.T) {
@@ -450,6 +482,8 @@ func TestMalformed(t *testing.T) {
 		{"env json", `{"meta": {"name": "p"}, "environments": [{"name": "e", "json": "{nope"}]}`, "$.environments[0].json: extra variables: not valid JSON"},
 		{"env env", `{"meta": {"name": "p"}, "environments": [{"name": "e", "json": "{}", "env": "[1]"}]}`, "$.environments[0].env: environment variables: want a JSON object, got an array"},
 		{"view title", `{"meta": {"name": "p"}, "views": [{"position": 1}]}`, "$.views[0].title: missing"},
+		{"schedule template", `{"meta": {"name": "p"}, "schedules": [{"name": "s", "cron_format": "@daily", "template": "t"}]}`, `$.schedules[0].template: no template named "t"`},
+		{"schedule active", `{"meta": {"name": "p"}, "schedules": [{"name": "s", "active": "yes"}]}`, `$.schedules[0].active: want a boolean, got a string`},
 		{"integration template", `{"meta": {"name": "p"}, "integrations": [{"name": "i", "template": "t"}]}`, `$.integrations[0].template: no template named "t"`},
 		{"negative", `{"meta": {"name": "p", "max_parallel_tasks": -1}}`, "$.meta.max_parallel_tasks: must not be negative"},
 	}
