@@ -228,8 +228,9 @@ func (c *converter) projectFile() (File, error) {
 	if len(b.Unknown) > 0 {
 		foot = append(foot, "Fields of the backup this importer does not know:")
 		for _, u := range b.Unknown {
-			foot = append(foot, "  "+u.Path+": "+truncate(u.Value, 200))
-			c.rep.unmapped(u.Path, "field not known to the importer (value %s)", truncate(u.Value, 80))
+			v := redacted(u.Path, u.Value)
+			foot = append(foot, "  "+u.Path+": "+truncate(v, 200))
+			c.rep.unmapped(u.Path, "field not known to the importer (value %s)", truncate(v, 80))
 		}
 	}
 	var footC string
@@ -242,6 +243,38 @@ func (c *converter) projectFile() (File, error) {
 	}
 	return File{Name: "project.yaml", Data: data}, nil
 }
+
+// secretish matches names that usually hold a secret.
+var secretish = regexp.MustCompile(`(?i)pass|secret|token|private|credential|api_?key|auth`)
+
+// redacted hides the value of an unknown field that may be a secret: a
+// newer Semaphore may export something this importer cannot know is one,
+// and the files go into a git repository.
+func redacted(path, value string) string {
+	if secretish.MatchString(path) || secretish.MatchString(value) {
+		return fmt.Sprintf("<%d bytes, not shown: it may hold a secret>", len(value))
+	}
+	return value
+}
+
+// clearSecrets reports the keys of a vars or env map that look like
+// secrets written in clear.
+func (c *converter) clearSecrets(where string, m map[string]any) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if secretish.MatchString(k) {
+			c.rep.edit(where+"."+k, "looks like a secret written in clear (Semaphore kept it so): move it under secrets: as an {env: NAME} reference before you commit")
+		}
+	}
+}
+
+// inventorySecret matches ansible connection variables that carry a
+// password in an inventory's text.
+var inventorySecret = regexp.MustCompile(`\bansible_(ssh_|become_)?pass(word)?\b|\bansible_password\b`)
 
 func orNone(s []string) string {
 	if len(s) == 0 {
@@ -451,6 +484,9 @@ func (c *converter) convertInventories() *file {
 			}
 			set(m, "type", strNode(typ))
 			set(m, "static", strNode(strings.TrimRight(inv.Inventory, "\n")+"\n"))
+			if inventorySecret.MatchString(inv.Inventory) {
+				c.rep.edit(where+".static", "the inventory text sets a password in clear (ansible_password or the like): use ssh_key / become_key, or vault it, before you commit")
+			}
 		case "file":
 			p := strings.TrimSpace(inv.Inventory)
 			if p == "" || strings.HasPrefix(p, "/") || path.Clean(p) == ".." || strings.HasPrefix(path.Clean(p), "../") {
@@ -504,6 +540,7 @@ func (c *converter) convertEnvironments() *file {
 		m := newMap()
 		notes := c.renamed("environment", e.Name, name)
 		vars, _ := jsonObject(e.JSON) // checked by ParseSemaphore
+		c.clearSecrets(where+".vars", vars)
 		if len(vars) > 0 {
 			v, err := valueNode(vars)
 			if err != nil {
@@ -514,6 +551,7 @@ func (c *converter) convertEnvironments() *file {
 		}
 		if e.ENV != nil {
 			envs, _ := jsonObject(*e.ENV)
+			c.clearSecrets(where+".env", envs)
 			keys := make([]string, 0, len(envs))
 			for k := range envs {
 				keys = append(keys, k)

@@ -341,6 +341,8 @@ func TestFullBackupMapping(t *testing.T) {
 		{"alerts were on", "Semaphore alerts"},
 		{"vault password (deprecated", "Semaphore environment password"},
 		{`"bad-name" is not a valid environment variable name`, `env "bad-name"`},
+		{"environments.prod.vars.db_password: looks like a secret written in clear", "db_password"},
+		{"inventories.password-hosts.static: the inventory text sets a password in clear", "ansible_password"},
 	} {
 		if !strings.Contains(report.String(), want.report) {
 			t.Errorf("report lacks %q", want.report)
@@ -450,8 +452,18 @@ func TestNames(t *testing.T) {
 			unknown = append(unknown, n.Where)
 		}
 	}
-	if !slices.Equal(unknown, []string{"$.meta.future_field", "$.templates[0].newer_field"}) {
+	if !slices.Equal(unknown, []string{"$.meta.api_token", "$.meta.future_field", "$.templates[0].newer_field"}) {
 		t.Errorf("unknown fields reported: got %v", unknown)
+	}
+	// An unknown field that may be a secret is listed without its value.
+	var report bytes.Buffer
+	res.Report.WriteText(&report)
+	var files strings.Builder
+	for _, f := range res.Files {
+		files.Write(f.Data)
+	}
+	if out := report.String() + files.String(); strings.Contains(out, "tok-123") || !strings.Contains(out, "$.meta.api_token: field not known to the importer (value <9 bytes, not shown") {
+		t.Errorf("the value of $.meta.api_token: got\n%s", out)
 	}
 }
 
