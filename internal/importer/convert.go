@@ -34,9 +34,15 @@ type File struct {
 // ReportFile is the name of the report written beside the YAML files.
 const ReportFile = "IMPORT.md"
 
+// fileNames are the names an import writes; with force, those a new
+// import does not write are removed, so a re-import leaves no stale kind.
+var fileNames = []string{"project.yaml", "keys.yaml", "repositories.yaml", "inventories.yaml",
+	"environments.yaml", "templates.yaml", "schedules.yaml", "integrations.yaml", ReportFile}
+
 // Write writes the files into dir (created 0755 when missing) and the
 // report as IMPORT.md. It refuses to replace an existing file unless
-// force is set, and checks that before writing anything.
+// force is set, and checks that before writing anything. With force, the
+// files of an earlier import that this one does not write are removed.
 func (r *Result) Write(dir string, force bool) error {
 	names := make([]string, 0, len(r.Files)+1)
 	for _, f := range r.Files {
@@ -62,6 +68,15 @@ func (r *Result) Write(dir string, force bool) error {
 	for _, f := range files {
 		if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
 			return fmt.Errorf("write import: %w", err)
+		}
+	}
+	if force {
+		for _, n := range fileNames {
+			if !slices.Contains(names, n) {
+				if err := os.Remove(filepath.Join(dir, n)); err != nil && !os.IsNotExist(err) {
+					return fmt.Errorf("write import: remove stale %s: %w", n, err)
+				}
+			}
 		}
 	}
 	return nil
@@ -99,6 +114,8 @@ type invInfo struct {
 	workspace string // terraform-workspace / tofu-workspace: the workspace
 }
 
+// converter holds the state of one conversion; it is used once, by one
+// goroutine.
 type converter struct {
 	b    *Backup
 	proj string
@@ -114,8 +131,7 @@ type converter struct {
 	tplOK    map[string]bool
 	variants map[[2]string]string // (repository, branch) -> variant name
 	repoName *namer
-	repoMap  *yaml.Node
-	repoFoot []string
+	repoMap  *yaml.Node // the repositories mapping, which repoAt adds variants to
 }
 
 // file is one kind's document under construction.
@@ -139,8 +155,7 @@ func (c *converter) convert() (*Result, error) {
 	envs := c.convertEnvironments()
 	tpls, scheds := c.convertTemplates()
 	ints := c.convertIntegrations()
-	// Template git branches add repository variants after the others.
-	repos.m, repos.foot = c.repoMap, append(repos.foot, c.repoFoot...)
+	// Template git branches added repository variants after the others.
 	repos.n = len(c.repoMap.Content) / 2
 
 	proj, err := c.projectFile()

@@ -536,4 +536,28 @@ func TestWriteRefusesToOverwrite(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(dir, "templates.yaml")); bytes.Equal(data, []byte("mine")) {
 		t.Error("force did not replace templates.yaml")
 	}
+
+	// A re-import over a fuller one removes the kinds it no longer has,
+	// and nothing else.
+	dir = t.TempDir()
+	if err := importFile(t, "testdata/good/full.json").Write(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mine.yaml"), []byte("project: mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Write(dir, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"integrations.yaml", "schedules.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s of the earlier import is still there (stat: %v)", gone, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mine.yaml")); err != nil {
+		t.Errorf("a file the import does not own was touched: %v", err)
+	}
+	if _, err := config.Load(dir, config.LoadOptions{}); err != nil {
+		t.Errorf("the re-imported tree does not load: %v", err)
+	}
 }
