@@ -59,14 +59,14 @@ Usage:
   semaphored serve [--config SRC] [--data DIR] [--listen ADDR] [flags]   run the daemon
   semaphored validate [SRC]                                               check a config tree
   semaphored plan [SRC] [--data DIR]                                      show what a sync would change
-  semaphored run PROJECT/TEMPLATE [--var k=v]... [--wait]                 queue a task on a running daemon
-  semaphored tasks [--project P] [--template T] [--status S]              list tasks
-  semaphored logs ID [-f]                                                 print or follow a task's log
-  semaphored stop ID | confirm ID | reject ID                             control a task
   semaphored import semaphore BACKUP.json --out DIR                       convert a Semaphore UI project backup
   semaphored backup [--data DIR] OUT                                      consistent copy of the state, also while the daemon runs
   semaphored restore BACKUP [--data DIR] [--force]                        check a backup and install it (daemon stopped)
   semaphored healthcheck [--listen ADDR]                                  exit 0 when the local daemon answers /healthz
+  semaphored run PROJECT/TEMPLATE [--var k=v]... [--wait]                 queue a task on a running daemon
+  semaphored tasks [--project P] [--template T] [--status S]              list tasks
+  semaphored logs ID [-f]                                                 print or follow a task's log
+  semaphored stop ID | confirm ID | reject ID                             control a task
   semaphored version                                                      print the version
 
 Every flag also reads an environment variable: --data <-> SEMAPHORED_DATA, and so on.
