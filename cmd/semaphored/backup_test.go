@@ -24,7 +24,11 @@ func newState(t *testing.T, n int) string {
 	}
 	ctx := context.Background()
 	for i := range n {
-		if _, err := st.CreateTask(ctx, state.Task{Project: "p", Template: fmt.Sprintf("t%d", i%3), Trigger: "cli"}); err != nil {
+		// Fields set one by one: the same code whether Project and
+		// Template are fields of state.Task or of an embedded request.
+		var tk state.Task
+		tk.Project, tk.Template = "p", fmt.Sprintf("t%d", i%3)
+		if _, err := st.CreateTask(ctx, tk); err != nil {
 			t.Fatal(err)
 		}
 	}

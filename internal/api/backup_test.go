@@ -69,8 +69,10 @@ func TestBackup(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		var tk state.Task // fields set one by one, whatever the layout of state.Task
+		tk.Project, tk.Template = "web", "deploy"
 		for ctx.Err() == nil {
-			if _, err := s.CreateTask(ctx, state.Task{Project: "web", Template: "deploy", Trigger: "api"}); err != nil && ctx.Err() == nil {
+			if _, err := s.CreateTask(ctx, tk); err != nil && ctx.Err() == nil {
 				t.Errorf("create task during backup: %v", err)
 				return
 			}
