@@ -215,7 +215,7 @@ func TestBackupWhileDaemonRuns(t *testing.T) {
 	quick := d.create("crash", "quick", "{}")
 	d.waitSuccess(quick, 20*time.Second)
 	slow := d.create("crash", "slow", "{}")
-	waitUntil(t, "the slow task's 5 lines", 20*time.Second, func() bool {
+	pollUntil(t, "the slow task's 5 lines", 20*time.Second, func() bool {
 		_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", slow))
 		return strings.Contains(log, "line 5")
 	})

@@ -401,7 +401,7 @@ func TestImageUserAndPaths(t *testing.T) {
 
 	// The HEALTHCHECK, as nobody, with the image's variable.
 	var out []byte
-	waitUntil(t, "the healthcheck to pass", 10*time.Second, func() bool {
+	pollUntil(t, "the healthcheck to pass", 10*time.Second, func() bool {
 		out, err = asNobody(ctx, []string{"SEMAPHORED_LISTEN=" + listen}, "healthcheck").CombinedOutput()
 		return err == nil
 	})
