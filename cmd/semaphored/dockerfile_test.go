@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -372,7 +373,7 @@ func TestImageUserAndPaths(t *testing.T) {
 	serve.Cancel = func() error { return serve.Process.Signal(syscall.SIGTERM) }
 	serve.WaitDelay = 15 * time.Second
 	pr, pw := io.Pipe()
-	var logs syncBuffer
+	var logs serveLog
 	serve.Stderr = io.MultiWriter(pw, &logs)
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
@@ -383,7 +384,7 @@ func TestImageUserAndPaths(t *testing.T) {
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+			if m := serveListenRE.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 				break
 			}
@@ -436,4 +437,25 @@ func TestImageUserAndPaths(t *testing.T) {
 	if out, err := asNobody(context.Background(), []string{"SEMAPHORED_LISTEN=" + listen}, "healthcheck", "--timeout", "1s").CombinedOutput(); err == nil {
 		t.Errorf("healthcheck passed with no daemon: %s", out)
 	}
+}
+
+// serveListenRE finds the address serve logs once it listens.
+var serveListenRE = regexp.MustCompile(`listen=(127\.0\.0\.1:\d+)`)
+
+// serveLog collects a daemon's output written from another goroutine.
+type serveLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *serveLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *serveLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
