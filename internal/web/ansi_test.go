@@ -1,6 +1,9 @@
 package web
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestANSIToHTML(t *testing.T) {
 	cases := []struct{ in, want string }{
@@ -19,4 +22,31 @@ func TestANSIToHTML(t *testing.T) {
 			t.Errorf("%q: got %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// FuzzANSIToHTML: whatever a job prints, the HTML has no tag but the
+// colour spans, and they balance.
+func FuzzANSIToHTML(f *testing.F) {
+	for _, s := range []string{"plain", "\x1b[0;32mok\x1b[0m", "\x1b[38;5;300m<x>", "\x1b[", "\x1b[1;4;44;38;2;1;2;3mz", "<script>\x1b[31m&", "\x1bc\x1b]0;title\x07"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := ANSIToHTML(in)
+		rest := strings.ReplaceAll(out, "</span>", "")
+		opens := 0
+		for {
+			i := strings.Index(rest, "<")
+			if i < 0 {
+				break
+			}
+			if !strings.HasPrefix(rest[i:], `<span class="`) {
+				t.Fatalf("%q: raw tag in %q", in, out)
+			}
+			opens++
+			rest = rest[i+1:]
+		}
+		if closes := strings.Count(out, "</span>"); closes != opens {
+			t.Fatalf("%q: %d spans opened, %d closed: %q", in, opens, closes, out)
+		}
+	})
 }
