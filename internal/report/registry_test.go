@@ -247,3 +247,41 @@ func BenchmarkGather1000Templates(b *testing.B) {
 		}
 	}
 }
+
+// TestLinkOpensNoAPI: a task page's signed link is no credential for the
+// API.
+func TestLinkOpensNoAPI(t *testing.T) {
+	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tk, err := store.CreateTask(context.Background(), state.Task{Project: "web", Template: "deploy", Status: state.StatusSuccess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Projects: map[string]*config.Project{"web": {Name: "web"}}}
+	engine := exec.New(exec.Options{Store: store, Config: staticConfig{cfg}, WorkDir: t.TempDir()})
+	h, err := api.New(api.Options{Engine: engine, Store: store, Config: staticConfig{cfg}, AdminToken: "admin-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := link.New(bytes.Repeat([]byte("k"), 32), nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	q := signer.Query(tk.ID, time.Hour)
+	for _, path := range []string{
+		fmt.Sprintf("/api/v1/tasks/%d", tk.ID),
+		fmt.Sprintf("/api/v1/tasks/%d/log", tk.ID),
+		"/api/v1/tasks",
+	} {
+		resp, err := http.Get(srv.URL + path + "?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s with a signed link: got %d, want 401", path, resp.StatusCode)
+		}
+	}
+}

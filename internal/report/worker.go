@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/semaphored/semaphored/internal/state"
 )
 
 // Sender delivers one outbox entry. Its error says whether a retry may
@@ -289,12 +291,15 @@ func (w *Worker) deliver(ctx context.Context, e OutboxEntry) {
 		err = s.Send(dctx, e)
 		cancel()
 	}
-	if ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
 		return // shutting down: the entry stays for the next start
 	}
 	now := w.o.Now()
 	if err == nil {
-		if err := w.o.Outbox.AckOutbox(ctx, e.Seq); err != nil {
+		// Acknowledge even when shutdown began meanwhile: it was sent.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := w.o.Outbox.AckOutbox(actx, e.Seq); err != nil {
 			log.Error("acknowledge an outbox entry", "err", err)
 			return
 		}
@@ -306,7 +311,7 @@ func (w *Worker) deliver(ctx context.Context, e OutboxEntry) {
 	retry, after := classify(err)
 	msg := err.Error()
 	if !retry {
-		if _, ferr := w.o.Outbox.FailOutbox(ctx, e.Seq, msg, now, true); ferr != nil {
+		if _, ferr := w.o.Outbox.FailOutbox(ctx, e.Seq, msg, now, true); ferr != nil && !errors.Is(ferr, state.ErrNotFound) {
 			log.Error("record a failed outbox entry", "err", ferr)
 		}
 		w.m.failed.WithLabelValues(string(e.Kind), metricDest(dest)).Inc()
@@ -318,8 +323,8 @@ func (w *Worker) deliver(ctx context.Context, e OutboxEntry) {
 		d = after
 	}
 	next := now.Add(d)
-	if _, ferr := w.o.Outbox.FailOutbox(ctx, e.Seq, msg, next, false); ferr != nil {
-		log.Error("record a delivery attempt", "err", ferr)
+	if _, ferr := w.o.Outbox.FailOutbox(ctx, e.Seq, msg, next, false); ferr != nil && !errors.Is(ferr, state.ErrNotFound) {
+		log.Error("record a delivery attempt", "err", ferr) // ErrNotFound: replaced by a newer entry meanwhile
 	}
 	w.m.retries.WithLabelValues(string(e.Kind), metricDest(dest)).Inc()
 	log.Info("delivery failed; will retry", "err", msg, "retry_in", d.Round(time.Millisecond))

@@ -190,7 +190,12 @@ func TestWorkerDelivers(t *testing.T) {
 	defer stop()
 
 	lifecycle(rig.store, sha, state.StatusSuccess)
-	waitFor(t, "the final status", func() bool { return rig.store.pending() == 0 && len(fake.accepted()) > 0 })
+	delivered := func() float64 {
+		return testutil.ToFloat64(rig.worker.Metrics().delivered.WithLabelValues("commit_status", "github"))
+	}
+	waitFor(t, "the final status", func() bool {
+		return rig.store.pending() == 0 && len(fake.accepted()) > 0 && delivered() == float64(len(fake.accepted()))
+	})
 	got := fake.accepted()
 	last := got[len(got)-1]
 	if last.State != "success" || last.Context != "semaphored/web/deploy" || last.SHA != sha {
@@ -210,7 +215,7 @@ func TestWorkerDelivers(t *testing.T) {
 			t.Errorf("out of order: %v", got)
 		}
 	}
-	if v := testutil.ToFloat64(rig.worker.Metrics().delivered.WithLabelValues("commit_status", "github")); v != float64(len(got)) {
+	if v := delivered(); v != float64(len(got)) {
 		t.Errorf("delivered metric %v, want %d", v, len(got))
 	}
 }
