@@ -111,7 +111,7 @@ func TestCmdRun(t *testing.T) {
 		{"no slash", []string{"run", "web"}, "PROJECT/TEMPLATE"},
 		{"bad var", []string{"run", "web/deploy", "--var", "novalue"}, "NAME=VALUE"},
 		{"bad vars-json", []string{"run", "web/deploy", "--vars-json", "[1]"}, "JSON object"},
-		{"unknown template", []string{"run", "web/nope"}, "404"},
+		{"unknown template", []string{"run", "web/nope"}, `no such template "nope"`},
 		{"unknown flag", []string{"run", "web/deploy", "--bogus"}, "bogus"},
 	}
 	for _, tt := range bad {
@@ -224,12 +224,13 @@ func TestCmdTaskActions(t *testing.T) {
 		want     string
 	}{
 		{[]string{"stop", fmt.Sprint(waiting.ID)}, 0, fmt.Sprintf("task %d stopped", waiting.ID)},
-		{[]string{"stop", fmt.Sprint(waiting.ID)}, 1, "409"},
+		{[]string{"stop", fmt.Sprint(waiting.ID)}, 1, fmt.Sprintf("task %d has already ended (stopped)", waiting.ID)},
 		{[]string{"confirm", fmt.Sprint(confirm.ID)}, 0, fmt.Sprintf("task %d running", confirm.ID)},
 		{[]string{"reject", fmt.Sprint(reject.ID)}, 0, fmt.Sprintf("task %d stopped", reject.ID)},
-		{[]string{"reject", fmt.Sprint(reject.ID)}, 1, "not waiting_confirmation"},
-		{[]string{"stop", "424242"}, 1, "404"},
-		{[]string{"stop"}, 1, "want one task ID"},
+		{[]string{"reject", fmt.Sprint(reject.ID)}, 1, fmt.Sprintf("task %d has already ended (stopped)", reject.ID)},
+		{[]string{"confirm", fmt.Sprint(confirm.ID)}, 1, fmt.Sprintf("task %d is not waiting for confirmation (it is running)", confirm.ID)},
+		{[]string{"stop", "424242"}, 1, "no such task 424242"},
+		{[]string{"stop"}, 2, "want a task ID"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
