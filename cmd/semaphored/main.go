@@ -106,7 +106,7 @@ const usage = `semaphored: a headless, GitOps-driven job daemon for Ansible, Ope
 
 Usage:
   semaphored serve [--config SRC] [--data DIR] [--listen ADDR] [flags]   run the daemon
-  semaphored validate [SRC]                                               check a config tree
+  semaphored validate [SRC|FILE]                                          check a config tree or one file
   semaphored plan [SRC] [--data DIR]                                      show what a sync would change
   semaphored run PROJECT/TEMPLATE [--var k=v]... [--wait]                 queue a task on a running daemon
   semaphored tasks [--project P] [--template T] [--status S]              list tasks
@@ -211,16 +211,21 @@ func stringFlag(fs *flag.FlagSet, name, def, help string) *string {
 
 // parseInterspersed parses flags that may come before or after positional
 // arguments (`plan ./config --data d`) and returns the positionals. It
-// returns flag.ErrHelp for -h/--help and errUsage for a bad flag (the flag
-// package has printed the problem and the flags).
+// prints the usage and returns flag.ErrHelp for -h/--help, and returns a
+// usageError naming a bad flag (without the whole flag list).
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
+	out := fs.Output()
+	defer fs.SetOutput(out)
 	for {
+		fs.SetOutput(io.Discard)
 		if err := fs.Parse(args); err != nil {
+			fs.SetOutput(out)
 			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
 				return nil, flag.ErrHelp
 			}
-			return nil, errUsage
+			return nil, usageError{msg: err.Error()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
