@@ -190,6 +190,13 @@ func startDaemon(t testing.TB, configDir, data string, extra ...string) *daemon 
 	args := append([]string{"serve", "--config", configDir, "--data", data, "--listen", "127.0.0.1:0", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(semaphoredBinary(t), args...)
 	cmd.Env = append(os.Environ(), "SEMAPHORED_TEST_SECRET=s3cr3t-value-for-tests")
+	return runDaemon(t, cmd, data)
+}
+
+// runDaemon starts cmd, a daemon (or a script that execs one) listening on
+// a port it logs, and waits until it is ready.
+func runDaemon(t testing.TB, cmd *exec.Cmd, data string) *daemon {
+	t.Helper()
 	pr, pw := io.Pipe()
 	logs := &syncBuffer{}
 	cmd.Stderr = io.MultiWriter(pw, logs)
