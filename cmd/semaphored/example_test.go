@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,4 +142,25 @@ func TestServeAnotherConfigLogsPrune(t *testing.T) {
 	waitUntil(t, "the prune warning", 10*time.Second, func() bool {
 		return strings.Contains(d2.logs.String(), `msg="pruned project: it is not in this revision" component=sync project=quickstart objects=6`)
 	})
+}
+
+// TestServeStartAndRefusedSecond checks the daemon's own lines: a new
+// state file is one line (not a migration per schema step), and a second
+// daemon on the same data fails at once, saying why, without claiming it
+// "stopped".
+func TestServeStartAndRefusedSecond(t *testing.T) {
+	d := startDaemon(t, copyDir(t, "../../examples/quickstart"), "")
+	logs := d.logs.String()
+	if n := strings.Count(logs, `msg="created state file"`); n != 1 || strings.Contains(logs, "migrated state schema") {
+		t.Errorf("a new state file: got %d created lines, want 1 and no migration:\n%s", n, logs)
+	}
+	cmd := exec.Command(semaphoredBinary(t), "serve", "--config", "../../examples/quickstart", "--data", d.data, "--listen", "127.0.0.1:0")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("second daemon: %v, want exit 1\n%s", err, out)
+	}
+	if strings.Contains(string(out), "semaphored stopped") || !strings.Contains(string(out), "semaphored serve: ") {
+		t.Errorf("second daemon's output:\n%s\nwant the reason once and no \"semaphored stopped\"", out)
+	}
 }
