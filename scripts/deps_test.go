@@ -159,6 +159,35 @@ func TestDepsPackagesExist(t *testing.T) {
 	}
 }
 
+// TestInstallTofu installs the cached OpenTofu into a directory with the
+// documented command, where scripts/deps has built it already (a build
+// takes minutes: not done here).
+func TestInstallTofu(t *testing.T) {
+	cache := os.Getenv("SEMAPHORED_TOOLS")
+	if cache == "" {
+		home, _ := os.UserCacheDir()
+		cache = filepath.Join(home, "semaphored-tools")
+	}
+	stamp, err := os.ReadFile(filepath.Join(cache, "tofu.version"))
+	if err != nil {
+		t.Skip("OpenTofu is not built yet (scripts/deps builds it)")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("bash", "install-tofu", dir)
+	cmd.Env = append(os.Environ(), "SEMAPHORED_TOOLS="+cache, "TOFU_VERSION="+strings.TrimSpace(string(stamp)))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("install-tofu: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "tofu"))
+	if err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("installed tofu: %v, %v", fi, err)
+	}
+	if !strings.Contains(string(out), "installed OpenTofu v") {
+		t.Errorf("install-tofu output: %s", out)
+	}
+}
+
 // TestScriptsParse checks every shell script of the project parses.
 func TestScriptsParse(t *testing.T) {
 	scripts := []string{"deps", "test", "install-tofu", "bench", "../examples/multi-project/run"}
