@@ -277,22 +277,32 @@ func waitTask(ctx context.Context, c *client.Client, cf *clientFlags, id uint64,
 	return nil
 }
 
-// confirmPoll is how often run --wait looks at the task's status.
-const confirmPoll = 300 * time.Millisecond
+// How often run --wait looks at the task's status: often at first and
+// after each change, less often while nothing changes.
+const (
+	confirmPollMin = 250 * time.Millisecond
+	confirmPollMax = 2 * time.Second
+)
 
 // watchConfirmation polls task id until ctx ends, and each time it enters
 // waiting_confirmation prints what decides it.
 func watchConfirmation(ctx context.Context, c *client.Client, id uint64, stderr io.Writer) {
 	told := false
-	for {
+	var last state.TaskStatus
+	for poll := confirmPollMin; ; {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(confirmPoll):
+		case <-time.After(poll):
 		}
 		t, err := c.Task(ctx, id)
 		if err != nil {
 			continue // the log follower reports an unreachable daemon
+		}
+		if t.Status != last {
+			last, poll = t.Status, confirmPollMin
+		} else {
+			poll = min(poll*3/2, confirmPollMax)
 		}
 		waiting := t.Status == state.StatusWaitingConfirmation
 		if waiting && !told {
