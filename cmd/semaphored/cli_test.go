@@ -69,6 +69,10 @@ func TestCLIMessages(t *testing.T) {
 		{"validate", "a", "b"},
 		{"validate", "/nonexistent"},
 		{"plan", "a", "b"},
+		{"backup", "--bogus"},
+		{"restore"},
+		{"import", "nosuchtool"},
+		{"restore", "/nonexistent/backup.db", "--data", "/nonexistent/data"},
 	}
 	var b strings.Builder
 	for _, args := range cases {
@@ -91,7 +95,7 @@ func TestCLIHelp(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q; want 0 and the usage", args, code, out)
 		}
 	}
-	for _, cmd := range []string{"serve", "validate", "plan", "run", "tasks", "logs", "stop", "confirm", "reject", "version"} {
+	for _, cmd := range []string{"serve", "validate", "plan", "run", "tasks", "logs", "stop", "confirm", "reject", "version", "import", "backup", "restore", "healthcheck"} {
 		for _, h := range []string{"-h", "--help"} {
 			out, errOut, code := runCLI(t, cmd, h)
 			if code != 0 || !strings.Contains(out+errOut, "semaphored "+cmd) {

@@ -96,7 +96,8 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	msg := err.Error()
 	if ce != nil {
-		msg = ce.err.Error()
+		// The command's name is in the prefix: not twice.
+		msg = strings.TrimPrefix(ce.err.Error(), ce.cmd+": ")
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", prefix, msg)
 	return 1
@@ -220,8 +221,9 @@ func stringFlag(fs *flag.FlagSet, name, def, help string) *string {
 
 // parseInterspersed parses flags that may come before or after positional
 // arguments (`plan ./config --data d`) and returns the positionals. It
-// prints the usage and returns flag.ErrHelp for -h/--help, and returns a
-// usageError naming a bad flag (without the whole flag list).
+// prints the usage and returns flag.ErrHelp for -h/--help; for a bad flag
+// it prints one line naming it (not the whole flag list) and returns
+// errUsage.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	out := fs.Output()
@@ -234,7 +236,8 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 				fs.Usage()
 				return nil, flag.ErrHelp
 			}
-			return nil, usageError{msg: err.Error()}
+			fmt.Fprintf(out, "%s: %v\nRun '%s -h' for its usage.\n", fs.Name(), err, fs.Name())
+			return nil, errUsage
 		}
 		args = fs.Args()
 		if len(args) == 0 {
