@@ -75,6 +75,8 @@ func TestOutboxFunc(t *testing.T) {
 		{"no commit", state.Task{}, with(base, func(t *state.Task) { t.Status = state.StatusWaiting; t.Commit = "" }), nil, nil},
 		{"no forge: notifications only", with(base, func(t *state.Task) { t.Template = "noforge"; t.Status = state.StatusRunning }),
 			with(base, func(t *state.Task) { t.Template = "noforge"; t.Status = state.StatusFailure }), nil, []string{"slack:web/chat#7"}},
+		{"gitlab project path", state.Task{}, with(base, func(t *state.Task) { t.Template = "infra"; t.Status = state.StatusWaiting }),
+			&want{forge.StatePending, "Queued", false, "semaphored/web/infra"}, nil},
 		{"unknown project", state.Task{}, with(base, func(t *state.Task) { t.Project = "nope"; t.Status = state.StatusWaiting }), nil, nil},
 	}
 	for _, tc := range cases {
@@ -110,11 +112,15 @@ func TestOutboxFunc(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := tc.status
+			forgeType, repo := config.ForgeGitHub, "acme/site"
+			if tc.new.Template == "infra" {
+				forgeType, repo = config.ForgeGitLab, "group/sub/infra"
+			}
 			if p.State != w.state || p.Description != w.desc || p.Final != w.final || p.Context != w.context ||
-				p.Repo != "acme/site" || p.SHA != sha || p.Forge != "github" || p.TaskID != 7 {
+				p.Repo != repo || p.SHA != sha || p.Forge != forgeType || p.TaskID != 7 {
 				t.Errorf("payload %+v, want %+v", p, *w)
 			}
-			if want := "github:acme/site@" + sha + "#" + w.context; statuses[0].Target != want {
+			if want := string(forgeType) + ":" + repo + "@" + sha + "#" + w.context; statuses[0].Target != want {
 				t.Errorf("target %q, want %q", statuses[0].Target, want)
 			}
 			if strings.Contains(string(statuses[0].Payload), "s3cr3t") || !strings.Contains(string(statuses[0].Payload), `"env":"TEST_FORGE_TOKEN"`) {

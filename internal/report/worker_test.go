@@ -244,6 +244,37 @@ func TestWorkerFinalRefusal(t *testing.T) {
 	}
 }
 
+// TestConfigStatus: a rejected config revision gets a failure status with
+// its first errors on the config repository, then an accepted one success.
+func TestConfigStatus(t *testing.T) {
+	fake := newGitHubFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	rig := newRig(t, srv.URL, fake, t.TempDir(), nil)
+	stop := rig.run(t)
+	defer stop()
+	f := &config.Forge{Type: config.ForgeGitHub, APIURL: srv.URL + "/api/v3/", Repo: "acme/config", Token: &config.Secret{Env: "T"}}
+	bad, good := strings.Repeat("b", 40), strings.Repeat("c", 40)
+	ctx := context.Background()
+	if err := rig.rep.ReportConfig(ctx, rig.store, f, bad, false, []string{`web.yaml:3:5: projects.web.templates.x.app: invalid value "ansibel"`}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rig.rep.ReportConfig(ctx, rig.store, f, good, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "config statuses", func() bool { return len(fake.accepted()) == 2 })
+	got := map[string]posted{}
+	for _, p := range fake.accepted() {
+		got[p.SHA] = p
+	}
+	if p := got[bad]; p.State != "failure" || p.Context != "semaphored/config" || !strings.HasPrefix(p.Description, "web.yaml:3:5: ") || p.TargetURL != "" {
+		t.Errorf("invalid revision: %+v", p)
+	}
+	if p := got[good]; p.State != "success" || p.Context != "semaphored/config" {
+		t.Errorf("valid revision: %+v", p)
+	}
+}
+
 // TestWorkerForgeDownAnHour: with the forge answering 503 for a
 // (simulated) hour, nothing is lost and the last state of every target
 // arrives once it is back, with backoff in between (not a retry storm).
