@@ -84,10 +84,24 @@ func (s *testStore) waiting() []OutboxEntry {
 	return w
 }
 
+// newTask builds a task by assignment (it survives state.Task embedding
+// task.Request).
+func newTask(project, template, commit string, status state.TaskStatus) state.Task {
+	var t state.Task
+	t.Project, t.Template, t.Commit, t.Status, t.ExitCode = project, template, commit, status, -1
+	return t
+}
+
+// setTrigger sets what created t ("push", "pull_request", ...); the one
+// place that knows the trigger's shape.
+func setTrigger(t *state.Task, typ string) { t.Trigger = typ }
+
 // lifecycle drives a new task of web/deploy at commit through queued,
 // running (with an ansible recap in its log) and end; it returns its id.
 func lifecycle(s *testStore, commit string, end state.TaskStatus) uint64 {
-	tk := s.create(state.Task{Project: "web", Template: "deploy", Commit: commit, Trigger: "push", Status: state.StatusWaiting, ExitCode: -1})
+	nt := newTask("web", "deploy", commit, state.StatusWaiting)
+	setTrigger(&nt, "push")
+	tk := s.create(nt)
 	s.set(tk.ID, func(t *state.Task) { t.Status, t.Started = state.StatusStarting, time.Now() })
 	s.set(tk.ID, func(t *state.Task) { t.Status = state.StatusRunning })
 	s.appendLog(tk.ID, "PLAY RECAP ***", "web1 : ok=3 changed=1 unreachable=0 failed=0 skipped=0")

@@ -33,14 +33,16 @@ func loadConfig(t testing.TB, forgeURL string) *config.Config {
 func TestOutboxFunc(t *testing.T) {
 	now := time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)
 	r := NewReporter(func() time.Time { return now })
-	if got := r.OutboxFunc(state.Task{}, state.Task{ID: 1, Project: "web", Template: "deploy", Commit: sha, Status: state.StatusWaiting}); got != nil {
+	if got := r.OutboxFunc(state.Task{}, newTask("web", "deploy", sha, state.StatusWaiting)); got != nil {
 		t.Fatalf("no config yet: got %v, want nothing", got)
 	}
 	r.SetConfig(loadConfig(t, "http://forge.invalid"))
 	woken := 0
 	r.OnEnqueue(func() { woken++ })
 
-	base := state.Task{ID: 7, Project: "web", Template: "deploy", Commit: sha, Trigger: "push"}
+	base := newTask("web", "deploy", sha, "")
+	base.ID = 7
+	setTrigger(&base, "push")
 	with := func(t state.Task, f func(*state.Task)) state.Task { f(&t); return t }
 	type want struct {
 		state   forge.State
@@ -70,7 +72,7 @@ func TestOutboxFunc(t *testing.T) {
 			&want{forge.StateCanceled, "", true, "semaphored/web/deploy"}, []string{"webhook:web/audit#7", "slack:web/chat#7"}},
 		{"interrupted is error", with(base, func(t *state.Task) { t.Status = state.StatusRunning }), with(base, func(t *state.Task) { t.Status = state.StatusInterrupted }),
 			&want{forge.StateError, "", true, "semaphored/web/deploy"}, []string{"webhook:web/audit#7", "slack:web/chat#7"}},
-		{"pull request check", state.Task{}, with(base, func(t *state.Task) { t.Status = state.StatusWaiting; t.Trigger = "pull_request" }),
+		{"pull request check", state.Task{}, with(base, func(t *state.Task) { t.Status = state.StatusWaiting; setTrigger(t, "pull_request") }),
 			&want{forge.StatePending, "Queued", false, "semaphored/web/deploy/check"}, nil},
 		{"no commit", state.Task{}, with(base, func(t *state.Task) { t.Status = state.StatusWaiting; t.Commit = "" }), nil, nil},
 		{"no forge: notifications only", with(base, func(t *state.Task) { t.Template = "noforge"; t.Status = state.StatusRunning }),

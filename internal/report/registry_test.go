@@ -256,7 +256,9 @@ func TestLinkOpensNoAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	tk, err := store.CreateTask(context.Background(), state.Task{Project: "web", Template: "deploy", Status: state.StatusSuccess})
+	var nt state.Task
+	nt.Project, nt.Template, nt.Status = "web", "deploy", state.StatusSuccess
+	tk, err := store.CreateTask(context.Background(), nt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -228,7 +228,7 @@ func TestWorkerFinalRefusal(t *testing.T) {
 	rig := newRig(t, srv.URL, fake, t.TempDir(), nil)
 	stop := rig.run(t)
 	defer stop()
-	rig.store.create(state.Task{Project: "web", Template: "deploy", Commit: sha, Status: state.StatusWaiting})
+	rig.store.create(newTask("web", "deploy", sha, state.StatusWaiting))
 	waitFor(t, "a failed entry", func() bool {
 		return len(rig.store.failedEntries()) == 1 && testutil.ToFloat64(rig.worker.Metrics().failed.WithLabelValues("commit_status", "github")) == 1
 	})
@@ -347,7 +347,7 @@ func TestWorkerRetryAfter(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		go func() { done <- rig.worker.Run(ctx) }()
-		rig.store.create(state.Task{Project: "web", Template: "deploy", Commit: sha, Status: state.StatusWaiting})
+		rig.store.create(newTask("web", "deploy", sha, state.StatusWaiting))
 		time.Sleep(time.Second)
 		synctest.Wait()
 		fake.setMode("up")
@@ -452,8 +452,9 @@ func BenchmarkTaskEndToStatus(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		// A running task whose statuses went out already.
-		tk := rig.store.create(state.Task{Project: "web", Template: "deploy", Commit: fmt.Sprintf("%040x", i),
-			Status: state.StatusRunning, Started: time.Now()})
+		nt := newTask("web", "deploy", fmt.Sprintf("%040x", i), state.StatusRunning)
+		nt.Started = time.Now()
+		tk := rig.store.create(nt)
 		<-fake.notify
 		b.StartTimer()
 		start := time.Now()
