@@ -340,3 +340,32 @@ func (w *Worker) backoff(attempts int) time.Duration {
 	d = min(d, w.o.MaxBackoff)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
+
+// Drain waits until nothing is due and no delivery is in flight, or ctx
+// ends: main calls it at shutdown, before ending Run, so that the final
+// statuses of the tasks stopped by the shutdown go out when their forge
+// answers. Entries backing off are left for the next start.
+func (w *Worker) Drain(ctx context.Context) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		w.mu.Lock()
+		busy := len(w.busy)
+		w.mu.Unlock()
+		if busy == 0 {
+			due, err := w.o.Outbox.DueOutbox(ctx, w.o.Now(), 1)
+			if err != nil {
+				return err
+			}
+			if len(due) == 0 {
+				return nil
+			}
+		}
+		w.Wake()
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-tick.C:
+		}
+	}
+}

@@ -479,3 +479,43 @@ func reportPercentiles(b *testing.B, prefix string, lat []time.Duration) {
 	b.ReportMetric(p(0.5), prefix+"p50-ms")
 	b.ReportMetric(p(0.99), prefix+"p99-ms")
 }
+
+// TestWorkerDrain: Drain returns once the due statuses went out, and at
+// its deadline while the forge is down.
+func TestWorkerDrain(t *testing.T) {
+	fake := newGitHubFake()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	rig := newRig(t, srv.URL, fake, t.TempDir(), nil)
+	stop := rig.run(t)
+	defer stop()
+	for i := range 3 {
+		lifecycle(rig.store, strings.Repeat(string(rune('a'+i)), 40), state.StatusStopped)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := rig.worker.Drain(ctx); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	final := 0
+	for _, p := range fake.accepted() {
+		if p.State == "error" {
+			final++
+		}
+	}
+	if final != 3 {
+		t.Errorf("%d final statuses out after Drain, want 3", final)
+	}
+
+	fake.setMode("down")
+	rig.store.create(newTask("web", "deploy", strings.Repeat("f", 40), state.StatusWaiting))
+	ctx2, cancel2 := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel2()
+	// The entry fails once and backs off: nothing is due any more.
+	if err := rig.worker.Drain(ctx2); err != nil {
+		t.Errorf("Drain with the forge down: %v, want nil once the entry backs off", err)
+	}
+	if rig.store.pending() != 1 {
+		t.Errorf("pending %d, want the entry kept for the next start", rig.store.pending())
+	}
+}
