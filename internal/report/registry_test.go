@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	osexec "os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -174,6 +175,13 @@ func TestMetricsLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	if promtool, err := osexec.LookPath("promtool"); err == nil {
+		cmd := osexec.Command(promtool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(body)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
 	}
 	for _, want := range []string{
 		`semaphored_outbox_pending{destination="github",kind="commit_status"} 0`,

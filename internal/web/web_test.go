@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -133,5 +134,25 @@ func TestEvents(t *testing.T) {
 	want := "id: 3\nevent: lines\n" + `data: [{"n":2,"h":"\u003cspan class=\"f31\"\u003esecond\u003c/span\u003e"},{"n":3,"h":"third"}]` + "\nevent: status\n"
 	if !strings.HasPrefix(got, want) || !strings.Contains(got, `"status":"success"`) {
 		t.Errorf("events:\n%s\nwant prefix:\n%s", got, want)
+	}
+}
+
+// TestEventsResume: a reconnecting EventSource (Last-Event-ID) gets the
+// lines after the last one it saw, then the end.
+func TestEventsResume(t *testing.T) {
+	r := newRig(t)
+	tk := r.task(t, state.StatusSuccess, "one", "two", "three", "four")
+	u, _ := url.Parse(r.link(tk.ID))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("%s/tasks/%d/events?from=1&%s", r.srv.URL, tk.ID, u.RawQuery), nil)
+	req.Header.Set("Last-Event-ID", "2")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	got := string(b)
+	if !strings.Contains(got, `id: 4`+"\n"+`event: lines`+"\n"+`data: [{"n":3,"h":"three"},{"n":4,"h":"four"}]`) || !strings.Contains(got, "event: status") {
+		t.Errorf("resumed stream:\n%s", got)
 	}
 }
