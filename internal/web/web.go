@@ -238,12 +238,9 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, a access) error {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:")
-	_, err = w.Write(buf.Bytes())
-	return errIgnore(err)
+	_, _ = w.Write(buf.Bytes()) // an error means the caller left
+	return nil
 }
-
-// errIgnore drops write errors: the caller left.
-func errIgnore(error) error { return nil }
 
 // maxEarlier bounds one request of earlier lines.
 const maxEarlier = 5000
@@ -278,8 +275,8 @@ func (h *Handler) earlier(w http.ResponseWriter, r *http.Request, a access) erro
 	var b bytes.Buffer
 	writeLines(&b, lines)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, err = w.Write(b.Bytes())
-	return errIgnore(err)
+	_, _ = w.Write(b.Bytes()) // an error means the caller left
+	return nil
 }
 
 // eventLine is one log line of a "lines" event: its number and HTML.
