@@ -519,3 +519,39 @@ func TestWorkerDrain(t *testing.T) {
 		t.Errorf("pending %d, want the entry kept for the next start", rig.store.pending())
 	}
 }
+
+// TestWorkerStopsWithHangingForge: Run returns promptly when its context
+// ends while a forge hangs, and the entry stays for the next start, its
+// attempt not counted.
+func TestWorkerStopsWithHangingForge(t *testing.T) {
+	hung := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // then the server notices the client leave
+		hung <- struct{}{}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	rig := newRig(t, srv.URL, newGitHubFake(), t.TempDir(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rig.worker.Run(ctx) }()
+	rig.store.create(newTask("web", "deploy", sha, state.StatusWaiting))
+	<-hung
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Run took %s to return", d)
+	}
+	w := rig.store.waiting()
+	if len(w) != 1 || w[0].Attempts != 0 {
+		t.Errorf("waiting %+v, want the entry kept with no attempt counted", w)
+	}
+}
