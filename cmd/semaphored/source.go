@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/sync"
 )
@@ -29,14 +31,16 @@ func addSourceFlags(fs *flag.FlagSet, defConfig string) *sourceFlags {
 	return f
 }
 
-// isGitURL tells a git URL (https://, ssh://, file://, user@host:path) from
-// a local directory.
+// isGitURL tells a git URL (https://, ssh://, git://, file://, scp-like
+// [user@]host:path) from a local directory, as config.ClassifyURL does for
+// repositories; anything else (a relative name like "config") is a
+// directory.
 func isGitURL(s string) bool {
-	if strings.Contains(s, "://") {
+	switch config.ClassifyURL(s) {
+	case config.URLHTTP, config.URLSSH, config.URLGit, config.URLFile:
 		return true
 	}
-	at, colon := strings.Index(s, "@"), strings.Index(s, ":")
-	return at > 0 && colon > at && !strings.Contains(s[:colon], "/")
+	return false
 }
 
 // source builds the config source; git sources fetch through cache and
@@ -47,11 +51,13 @@ func (f *sourceFlags) source(workDir string, cache *gitcache.Cache) (sync.Source
 		return nil, fmt.Errorf("no config source: pass --config DIR|URL or set SEMAPHORED_CONFIG")
 	}
 	if !isGitURL(f.config) {
+		// A missing directory is the caller's to judge: the daemon starts
+		// on its last good revision and waits for it to come back.
 		fi, err := os.Stat(f.config)
-		if err != nil {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("config source: %w", err)
 		}
-		if !fi.IsDir() {
+		if err == nil && !fi.IsDir() {
 			return nil, fmt.Errorf("config source %s is not a directory", f.config)
 		}
 		abs, err := filepath.Abs(f.config)

@@ -28,6 +28,11 @@ type Settings struct {
 	// StopGracePeriod is how long a stopped or timed-out process gets
 	// between SIGTERM and SIGKILL (default 10s).
 	StopGracePeriod Duration `yaml:"stop_grace_period" json:"stop_grace_period"`
+	// DrainTimeout is how long running tasks may go on finishing when the
+	// daemon is asked to stop (SIGTERM) before they are stopped; 0 stops
+	// them at once (default 15s: with the 10s stop grace period it fits
+	// Kubernetes' default 30s termination grace period and systemd's 90s).
+	DrainTimeout Duration `yaml:"drain_timeout" json:"drain_timeout"`
 	// APITokens are keyed by name.
 	APITokens map[string]*APIToken `yaml:"api_tokens" json:"api_tokens"`
 

@@ -189,44 +189,7 @@ func (w *logWriter) store(batch []state.LogLine) {
 		return
 	}
 	w.e.met.logLines.Add(float64(len(batch)))
-	w.e.notify(w.id)
-}
-
-// waiter is the notification of one task's followers: ch is closed (and
-// replaced) after each stored batch or status change.
-type waiter struct {
-	ch   chan struct{}
-	refs int
-}
-
-// watch returns the channel closed at the next change of task id, and a
-// release func to call when the follower is done.
-func (e *Engine) watch(id uint64) (<-chan struct{}, func()) {
-	e.wmu.Lock()
-	defer e.wmu.Unlock()
-	w := e.waiters[id]
-	if w == nil {
-		w = &waiter{ch: make(chan struct{})}
-		e.waiters[id] = w
-	}
-	w.refs++
-	return w.ch, func() {
-		e.wmu.Lock()
-		defer e.wmu.Unlock()
-		if w.refs--; w.refs == 0 && e.waiters[id] == w {
-			delete(e.waiters, id)
-		}
-	}
-}
-
-// notify wakes the followers of task id.
-func (e *Engine) notify(id uint64) {
-	e.wmu.Lock()
-	defer e.wmu.Unlock()
-	if w := e.waiters[id]; w != nil {
-		close(w.ch)
-		w.ch = make(chan struct{})
-	}
+	w.e.follow.Notify(w.id)
 }
 
 // followPage is how many lines FollowLog reads per store call.
@@ -242,7 +205,7 @@ func (e *Engine) FollowLog(ctx context.Context, id uint64, from uint64, fn func(
 		from = 1
 	}
 	for {
-		ch, release := e.watch(id)
+		ch, release := e.follow.Watch(id)
 		t, err := e.store.Task(ctx, id)
 		if err != nil {
 			release()

@@ -5,13 +5,15 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 func TestOutboxAckAndRetry(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, nil)
-	a := mustCreate(t, s, Task{Project: "p", Template: "t"})
-	b := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	a := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
+	b := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 	if _, err := s.UpdateTask(ctx, a.ID, func(t *Task) error { t.Status = StatusSuccess; return nil }); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,11 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // Errors callers check with errors.Is.
@@ -11,6 +14,9 @@ var (
 	ErrLocked = errors.New("state file is locked by another process")
 	// ErrNotFound means no record has that key.
 	ErrNotFound = errors.New("not found")
+	// ErrDuplicate means a task with the same dedupe key exists already;
+	// CreateTask returns that task beside it.
+	ErrDuplicate = errors.New("dedupe key already used")
 )
 
 // Kind is the kind of a declared object, as stored.
@@ -128,29 +134,14 @@ func (s TaskStatus) Terminal() bool {
 	return false
 }
 
-// Task is one run of a template. Vars hold caller-given values only;
-// secrets are resolved at run time from references and never stored.
+// Task is one run of a template: the request that created it (project,
+// template, trigger, dedupe key, overrides) and what became of it. Vars
+// hold caller-given values only; secrets are resolved at run time from
+// references and never stored.
 type Task struct {
-	ID       uint64     `json:"id"`
-	Project  string     `json:"project"`
-	Template string     `json:"template"`
-	Status   TaskStatus `json:"status"`
-	// Trigger is what created it: api, cli, schedule, push, pull_request, integration.
-	Trigger string `json:"trigger"`
-	// TriggeredBy names who or what (a token name, a schedule); no secret.
-	TriggeredBy string `json:"triggered_by,omitempty"`
-	// Commit is the SHA to run at; empty means the head of Branch when it starts.
-	Commit string `json:"commit,omitempty"`
-	Branch string `json:"branch,omitempty"`
-
-	Vars      map[string]any `json:"vars,omitempty"`
-	Arguments []string       `json:"arguments,omitempty"`
-	Limit     string         `json:"limit,omitempty"`
-	Tags      []string       `json:"tags,omitempty"`
-	SkipTags  []string       `json:"skip_tags,omitempty"`
-	Workspace string         `json:"workspace,omitempty"`
-	// DryRun runs in check/plan mode and never applies.
-	DryRun bool `json:"dry_run,omitempty"`
+	ID uint64 `json:"id"`
+	task.Request
+	Status TaskStatus `json:"status"`
 
 	// Message says why the task has its status ("timed out", "superseded by task 12").
 	Message string `json:"message,omitempty"`
@@ -164,6 +155,24 @@ type Task struct {
 	// LogLines and LogBytes count what AppendLog stored.
 	LogLines uint64 `json:"log_lines"`
 	LogBytes uint64 `json:"log_bytes"`
+}
+
+// UnmarshalJSON decodes a stored task. Tasks stored before schema v4 have
+// "trigger":"api" (task.Trigger decodes that) and the actor in a sibling
+// "triggered_by", which becomes Trigger.Actor.
+func (t *Task) UnmarshalJSON(b []byte) error {
+	type plain Task
+	v := struct {
+		*plain
+		TriggeredBy string `json:"triggered_by"`
+	}{plain: (*plain)(t)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if v.TriggeredBy != "" && t.Trigger.Actor == "" {
+		t.Trigger.Actor = v.TriggeredBy
+	}
+	return nil
 }
 
 // TaskFilter selects tasks; empty fields match everything.
