@@ -127,18 +127,29 @@ func (h *Handler) followLog(w http.ResponseWriter, r *http.Request, id, from uin
 	if err := rc.Flush(); err != nil {
 		return nil
 	}
-	err := h.engine.FollowLog(ctx, id, from, func(lines []state.LogLine) error {
+	send := func(lines []state.LogLine) error {
 		if err := lw.write(lines); err != nil {
 			return err
 		}
+		from = lines[len(lines)-1].N + 1
 		return rc.Flush()
-	})
+	}
+	err := h.engine.FollowLog(ctx, id, from, send)
+	if err != nil && h.streams.Err() != nil && r.Context().Err() == nil {
+		// Shutdown closes the streams once running tasks ended: a task
+		// that ended just now still gets its last lines and a clean end.
+		if t, terr := h.store.Task(r.Context(), id); terr == nil && t.Status.Terminal() {
+			err = h.engine.FollowLog(r.Context(), id, from, send)
+		}
+	}
 	switch {
-	case err != nil && ctx.Err() == nil:
-		h.log.ErrorContext(ctx, "follow log", "task", id, "err", err)
-		panic(http.ErrAbortHandler) // see streamError
+	case err == nil:
+		// The task ended and every line was sent.
 	case h.streams.Err() != nil && r.Context().Err() == nil:
 		panic(http.ErrAbortHandler) // shutting down: not the end of the task
+	case ctx.Err() == nil:
+		h.log.ErrorContext(ctx, "follow log", "task", id, "err", err)
+		panic(http.ErrAbortHandler) // see streamError
 	}
 	return nil
 }
