@@ -328,8 +328,12 @@ func runDaemon(ctx context.Context, o daemonOptions, c *components) error {
 		o.logger.Error("a component failed: shutting down", "err", err)
 	}
 	shutdown(o, c, shutdownSteps{
-		stopProducers: func() { stopProducers(); <-syncDone; <-hkDone },
-		stopEngine:    func() { stopEngine(); <-engineDone },
+		stopProducers: func() {
+			stopProducers()
+			waitStopped(o.logger, "config sync", syncDone)
+			waitStopped(o.logger, "housekeeping", hkDone)
+		},
+		stopEngine: func() { stopEngine(); <-engineDone },
 	})
 	if err == nil {
 		select {
@@ -338,6 +342,19 @@ func runDaemon(ctx context.Context, o daemonOptions, c *components) error {
 		}
 	}
 	return err
+}
+
+// producerStopTimeout bounds the wait for a producer to stop: a pass stuck
+// on I/O must not hold the drain of running tasks.
+const producerStopTimeout = 10 * time.Second
+
+// waitStopped waits for a producer's end, producerStopTimeout at most.
+func waitStopped(logger *slog.Logger, name string, done <-chan struct{}) {
+	select {
+	case <-done:
+	case <-time.After(producerStopTimeout):
+		logger.Error("a producer did not stop in time; shutting down without it", "component", name, "waited", producerStopTimeout)
+	}
 }
 
 // shutdownSteps end the components run started.
