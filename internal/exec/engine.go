@@ -364,17 +364,17 @@ func (e *Engine) Submit(ctx context.Context, r task.Request) (state.Task, error)
 // else (a webhook intake creating its tasks in the delivery's
 // transaction). Tasks that are not waiting, or already known, are
 // ignored; a template with supersede stops its older waiting tasks as for
-// Submit. After shutdown began it does nothing: the tasks stay waiting in
-// the state and the next start queues them. Failures to stop a
-// superseded task are logged.
-func (e *Engine) Adopt(tasks ...state.Task) {
+// Submit (failures to stop one are returned, joined). After shutdown
+// began it does nothing and returns ErrClosed: the tasks stay waiting in
+// the state and the next start queues them.
+func (e *Engine) Adopt(tasks ...state.Task) error {
 	if e.isClosed() {
-		e.log.Debug("adopt after shutdown began: the tasks wait for the next start", "tasks", len(tasks))
-		return
+		return ErrClosed
 	}
 	tasks = slices.Clone(tasks)
 	slices.SortFunc(tasks, func(a, b state.Task) int { return cmpU64(a.ID, b.ID) })
 	snap := e.opts.Config.Snapshot()
+	var errs []error
 	for _, t := range tasks {
 		if t.Status != state.StatusWaiting {
 			continue
@@ -383,9 +383,11 @@ func (e *Engine) Adopt(tasks ...state.Task) {
 		if tmpl, err := lookupTemplate(snap.Config, t.Project, t.Template); err == nil {
 			supersede = tmpl.Supersede
 		}
-		// Errors are logged by take.
-		_ = e.take(context.Background(), t, supersede)
+		if err := e.take(context.Background(), t, supersede); err != nil {
+			errs = append(errs, err)
+		}
 	}
+	return errors.Join(errs...)
 }
 
 // take queues a stored waiting task (known ids are ignored) and, with

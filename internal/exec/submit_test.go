@@ -100,9 +100,13 @@ func TestAdopt(t *testing.T) {
 		return tk
 	}
 	a1, a2, done := create("a", state.StatusWaiting), create("a", state.StatusWaiting), create("a", state.StatusSuccess)
-	h.e.Adopt(a2, a1, done)
+	if err := h.e.Adopt(a2, a1, done); err != nil {
+		t.Fatal(err)
+	}
 	// Adopting again (a redelivery, a recovery race) changes nothing.
-	h.e.Adopt(a1, a2)
+	if err := h.e.Adopt(a1, a2); err != nil {
+		t.Fatal(err)
+	}
 	ids, runs := startedIDs(t, f, 2)
 	if got := sorted(ids); got[0] != a1.ID || got[1] != a2.ID {
 		t.Fatalf("started %v, want [%d %d]", got, a1.ID, a2.ID)
@@ -118,8 +122,12 @@ func TestAdopt(t *testing.T) {
 	running := h.submit("p", "s")
 	r := f.next(t)
 	s1, s2 := create("s", state.StatusWaiting), create("s", state.StatusWaiting)
-	h.e.Adopt(s1)
-	h.e.Adopt(s2)
+	if err := h.e.Adopt(s1); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Adopt(s2); err != nil {
+		t.Fatal(err)
+	}
 	got := h.wait(s1.ID, state.StatusStopped)
 	if want := fmt.Sprintf("superseded by task %d", s2.ID); got.Message != want {
 		t.Errorf("superseded task: got message %q, want %q", got.Message, want)
@@ -155,7 +163,9 @@ func TestShutdownDrains(t *testing.T) {
 	if _, err := h.e.Submit(context.Background(), h.request("p", "a")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Submit while draining: got %v, want ErrClosed", err)
 	}
-	h.e.Adopt(queued) // ignored: it stays waiting (checked below)
+	if err := h.e.Adopt(queued); !errors.Is(err, ErrClosed) {
+		t.Errorf("Adopt while draining: got %v, want ErrClosed", err)
+	}
 	// A running task finishes normally during the drain.
 	runs[finishing.ID].end(runner.Success)
 	if got := h.wait(finishing.ID, state.StatusSuccess); got.Status != state.StatusSuccess {
