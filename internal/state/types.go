@@ -197,13 +197,3 @@ type Retention struct {
 	KeepTasks int
 	MaxAge    time.Duration
 }
-
-// OutboxEntry is a task status change waiting to be reported (commit
-// statuses). It is written in the same transaction as the change.
-type OutboxEntry struct {
-	Seq      uint64     `json:"seq"`
-	TaskID   uint64     `json:"task_id"`
-	Status   TaskStatus `json:"status"`
-	At       time.Time  `json:"at"`
-	Attempts int        `json:"attempts"`
-}
