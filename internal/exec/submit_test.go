@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,41 +14,12 @@ import (
 	"github.com/semaphored/semaphored/internal/testenv"
 )
 
-// dedupeStore gives CreateTask the dedupe rule of the state's schema v4
-// (a key already used returns its task and state.ErrDuplicate) over a
-// store that may predate it; over one that has it, it changes nothing.
-type dedupeStore struct {
-	Store
-	mu   sync.Mutex
-	keys map[string]uint64
-}
-
-func (d *dedupeStore) CreateTask(ctx context.Context, t state.Task) (state.Task, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if id, ok := d.keys[t.DedupeKey]; ok && t.DedupeKey != "" {
-		got, err := d.Store.Task(ctx, id)
-		if err != nil {
-			return state.Task{}, err
-		}
-		return got, fmt.Errorf("create task: key %q is task %d's: %w", t.DedupeKey, id, state.ErrDuplicate)
-	}
-	nt, err := d.Store.CreateTask(ctx, t)
-	if err == nil && t.DedupeKey != "" {
-		if d.keys == nil {
-			d.keys = map[string]uint64{}
-		}
-		d.keys[t.DedupeKey] = nt.ID
-	}
-	return nt, err
-}
-
-func withDedupe(o *Options) { o.Store = &dedupeStore{Store: o.Store} }
-
+// TestSubmitDedupe submits one request twice (a redelivered webhook): the
+// real store's dedupe rule gives the existing task back, and it runs once.
 func TestSubmitDedupe(t *testing.T) {
 	cfg := testConfig(t.TempDir(), &config.Template{Name: "a", Concurrency: 5})
 	f := newFakeRunner()
-	h := newHarness(t, cfg, withRun(f.run), withDedupe)
+	h := newHarness(t, cfg, withRun(f.run))
 	ctx := context.Background()
 	req := task.Request{Project: "p", Template: "a", DedupeKey: "github:d-1/p/a",
 		Trigger: task.Trigger{Type: task.TriggerPush, Source: "github", DeliveryID: "d-1", Actor: "octo"}}
