@@ -1,8 +1,10 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/semaphored/semaphored/internal/task"
@@ -157,20 +159,36 @@ type Task struct {
 	LogBytes uint64 `json:"log_bytes"`
 }
 
-// UnmarshalJSON decodes a stored task. Tasks stored before schema v4 have
-// "trigger":"api" (task.Trigger decodes that) and the actor in a sibling
-// "triggered_by", which becomes Trigger.Actor.
-func (t *Task) UnmarshalJSON(b []byte) error {
-	type plain Task
-	v := struct {
-		*plain
-		TriggeredBy string `json:"triggered_by"`
-	}{plain: (*plain)(t)}
-	if err := json.Unmarshal(b, &v); err != nil {
+// legacyActor is the key of the actor in tasks stored before the trigger
+// became an object.
+var legacyActor = []byte(`"triggered_by"`)
+
+// decodeTask decodes a stored task. Tasks stored before the trigger
+// became an object have "trigger":"api" and the actor in a sibling
+// "triggered_by": those become Trigger.Type and Trigger.Actor. Only such
+// tasks pay for a second decode; the current form is decoded once.
+func decodeTask(v []byte, t *Task) error {
+	err := json.Unmarshal(v, t)
+	var te *json.UnmarshalTypeError
+	legacyType := errors.As(err, &te) && te.Value == "string" && strings.HasSuffix(te.Field, "trigger")
+	if err != nil && !legacyType {
 		return err
 	}
-	if v.TriggeredBy != "" && t.Trigger.Actor == "" {
-		t.Trigger.Actor = v.TriggeredBy
+	if !legacyType && (t.Trigger.Actor != "" || !bytes.Contains(v, legacyActor)) {
+		return nil
+	}
+	var legacy struct {
+		Trigger     any    `json:"trigger"`
+		TriggeredBy string `json:"triggered_by"`
+	}
+	if err := json.Unmarshal(v, &legacy); err != nil {
+		return err
+	}
+	if s, ok := legacy.Trigger.(string); ok {
+		t.Trigger.Type = task.TriggerType(s)
+	}
+	if t.Trigger.Actor == "" {
+		t.Trigger.Actor = legacy.TriggeredBy
 	}
 	return nil
 }

@@ -1,11 +1,6 @@
 package task
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"time"
-)
+import "time"
 
 // Overrides are the parameters a caller may set on a task, each allowed
 // only when the template lists it in allow_overrides. Zero values mean
@@ -82,7 +77,8 @@ func (t TriggerType) Machine() bool {
 }
 
 // Trigger is what created a task, and where it came from. It never holds
-// a secret.
+// a secret. Tasks stored before it was an object ("trigger":"api" with a
+// sibling "triggered_by") are read by the state, which knows that form.
 type Trigger struct {
 	Type TriggerType `json:"type"`
 	// Actor is the token name, sender login, schedule or integration name.
@@ -99,32 +95,6 @@ type Trigger struct {
 	Fork bool `json:"fork,omitempty"`
 	// Slot is the schedule slot the task was created for.
 	Slot time.Time `json:"slot,omitzero"`
-}
-
-// UnmarshalJSON decodes the object form and the legacy string form of
-// tasks stored before schema v4 ("trigger":"api"), which becomes a
-// Trigger with only its Type set (the legacy "triggered_by" sibling is
-// the storing type's business). null leaves t unchanged.
-func (t *Trigger) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) == 0 || bytes.Equal(b, []byte("null")):
-		return nil
-	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("decode trigger: %w", err)
-		}
-		*t = Trigger{Type: TriggerType(s)}
-		return nil
-	}
-	type plain Trigger
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*t = Trigger(p)
-	return nil
 }
 
 // Request asks for a task of a template. The overrides are checked

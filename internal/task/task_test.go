@@ -8,40 +8,6 @@ import (
 	"time"
 )
 
-func TestTriggerJSON(t *testing.T) {
-	slot := time.Date(2026, 11, 24, 7, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name string
-		in   string
-		want Trigger
-	}{
-		{"legacy string", `"push"`, Trigger{Type: TriggerPush}},
-		{"legacy empty", `""`, Trigger{}},
-		{"null", `null`, Trigger{}},
-		{"object", `{"type":"pull_request","actor":"octo","source":"github","delivery_id":"d1","pr":7,"head":"fix","base":"main","fork":true}`,
-			Trigger{Type: TriggerPullRequest, Actor: "octo", Source: "github", DeliveryID: "d1", PR: 7, Head: "fix", Base: "main", Fork: true}},
-		{"schedule", `{"type":"schedule","actor":"nightly","slot":"2026-11-24T07:00:00Z"}`,
-			Trigger{Type: TriggerSchedule, Actor: "nightly", Slot: slot}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got Trigger
-			if err := json.Unmarshal([]byte(tt.in), &got); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-	for _, bad := range []string{`1`, `"x`, `{"type":1}`, `[]`} {
-		var got Trigger
-		if err := json.Unmarshal([]byte(bad), &got); err == nil {
-			t.Errorf("Unmarshal(%s): got nil error, want one", bad)
-		}
-	}
-}
-
 func TestRequestRoundTrip(t *testing.T) {
 	in := Request{
 		Project: "web", Template: "deploy",
