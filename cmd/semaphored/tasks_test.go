@@ -175,7 +175,7 @@ func TestCmdTasks(t *testing.T) {
 	}
 
 	out, _, code = s.cli(t, "tasks", "--limit", "1200", "--json", "--status", "success")
-	var tasks []state.Task
+	var tasks []api.Task
 	if err := json.Unmarshal([]byte(out), &tasks); err != nil || code != 0 {
 		t.Fatalf("--json: %v (exit %d)", err, code)
 	}
