@@ -57,7 +57,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := stringFlag(fs, "log-level", "info", "debug, info, warn or error")
 	logFormat := stringFlag(fs, "log-format", "text", "text or json")
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return errUsage
+		return err
 	}
 	logger, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -118,7 +118,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if herr := waitHTTP(); herr != nil && err == nil {
 		err = herr
 	}
-	logger.Info("semaphored stopped")
+	if err == nil || errors.Is(err, context.Canceled) { // a daemon that could not start did not stop
+		logger.Info("semaphored stopped")
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -210,7 +212,7 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 	// cache directory must have one owner.
 	git := gitcache.New(filepath.Join(o.data, "git"), gitcache.Options{Logger: logger.With("component", "git")})
 	defer git.Close()
-	source, err := src.source(o.data, git)
+	source, err := src.open(o.data, git, true)
 	if err != nil {
 		return err
 	}
@@ -242,7 +244,7 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 		if _, err := os.Stat(dirSource.Dir); errors.Is(err, fs.ErrNotExist) {
 			snap := c.syncer.Snapshot()
 			if snap.Config == nil {
-				return fmt.Errorf("config source: %w", err)
+				return fmt.Errorf("config source %s: %w", dirSource.Dir, syscall.ENOENT)
 			}
 			logger.Warn("the config directory is missing; running on the last good revision until it comes back",
 				"dir", dirSource.Dir, "revision", snap.Revision)
@@ -252,7 +254,7 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 	o.syncer.Store(c.syncer)
 	logger.Info("semaphored started", "version", version, "listen", o.srv.Addr(), "config", source.String(), "data", o.data,
 		"admin_token_file", filepath.Join(o.data, api.AdminTokenFile), "public_url", o.publicURL)
-	return runDaemon(ctx, o, c)
+	return runComponents(ctx, o, c)
 }
 
 // build creates the components on the restored config.
@@ -297,9 +299,9 @@ func build(ctx context.Context, o daemonOptions, source sync.Source, store *stat
 	return &components{syncer: syncer, housekeep: hk, engine: engine, api: h}, nil
 }
 
-// runDaemon runs the components until ctx ends or one fails, then shuts
+// runComponents runs the components until ctx ends or one fails, then shuts
 // down. The first failure is returned.
-func runDaemon(ctx context.Context, o daemonOptions, c *components) error {
+func runComponents(ctx context.Context, o daemonOptions, c *components) error {
 	// Each component gets its own context, ended by shutdown in order.
 	producers, stopProducers := context.WithCancel(context.Background())
 	defer stopProducers()

@@ -45,17 +45,26 @@ func isGitURL(s string) bool {
 
 // source builds the config source; git sources fetch through cache and
 // keep their checkouts under workDir. The token of an https source comes from
-// $SEMAPHORED_CONFIG_TOKEN, never from a flag (argv is public).
+// $SEMAPHORED_CONFIG_TOKEN, never from a flag (argv is public). A missing
+// directory is an error.
 func (f *sourceFlags) source(workDir string, cache *gitcache.Cache) (sync.Source, error) {
+	return f.open(workDir, cache, false)
+}
+
+// open is source; with allowMissing a directory that does not exist (yet,
+// or any more) is a source all the same: the daemon then runs on its last
+// good revision and waits for the directory to come back.
+func (f *sourceFlags) open(workDir string, cache *gitcache.Cache, allowMissing bool) (sync.Source, error) {
 	if f.config == "" {
 		return nil, fmt.Errorf("no config source: pass --config DIR|URL or set SEMAPHORED_CONFIG")
 	}
 	if !isGitURL(f.config) {
-		// A missing directory is the caller's to judge: the daemon starts
-		// on its last good revision and waits for it to come back.
 		fi, err := os.Stat(f.config)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("config source: %w", err)
+		if err != nil && !(allowMissing && errors.Is(err, fs.ErrNotExist)) {
+			if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+				err = pe.Err // the path is in the message already
+			}
+			return nil, fmt.Errorf("config source %s: %w", f.config, err)
 		}
 		if err == nil && !fi.IsDir() {
 			return nil, fmt.Errorf("config source %s is not a directory", f.config)
