@@ -62,7 +62,7 @@ func (h *Hub) Notify(id uint64) {
 	}
 }
 
-// followers is how many tasks are followed now (for tests).
+// followed is how many tasks are followed now (for tests).
 func (h *Hub) followed() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
