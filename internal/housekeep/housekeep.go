@@ -16,6 +16,7 @@ type Store interface {
 	PruneEvents(ctx context.Context, before time.Time) (int, error)
 	PruneRevisions(ctx context.Context, keep int) (int, error)
 	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
+	PruneOutbox(ctx context.Context, before time.Time) (int, error)
 }
 
 // Policy says what one pass deletes. A zero field disables its step.
@@ -29,6 +30,9 @@ type Policy struct {
 	KeepRevisions int
 	// DeliveriesMaxAge: webhook delivery ids older than this are forgotten.
 	DeliveriesMaxAge time.Duration
+	// OutboxMaxAge: delivered-report markers and failed reports older
+	// than this are forgotten (undelivered reports are kept).
+	OutboxMaxAge time.Duration
 }
 
 // Pruned counts what one pass deleted.
@@ -37,6 +41,7 @@ type Pruned struct {
 	Events     int
 	Revisions  int
 	Deliveries int
+	Outbox     int
 }
 
 // Defaults of Options.
@@ -99,14 +104,14 @@ func (h *Housekeeper) Run(ctx context.Context) error {
 		}
 		if p != (Pruned{}) {
 			h.log.Info("housekeeping pruned the state", "tasks", p.Tasks, "events", p.Events,
-				"revisions", p.Revisions, "deliveries", p.Deliveries)
+				"revisions", p.Revisions, "deliveries", p.Deliveries, "outbox", p.Outbox)
 		}
 		t.Reset(h.opts.Every)
 	}
 }
 
 // Pass runs one pass with the current policy: tasks, events, revisions,
-// deliveries. Each step runs even when an earlier one failed; the errors
+// deliveries, outbox. Each step runs even when an earlier one failed; the errors
 // (which name their operation) are joined.
 func (h *Housekeeper) Pass(ctx context.Context) (Pruned, error) {
 	pol := h.opts.Policy()
@@ -136,6 +141,9 @@ func (h *Housekeeper) Pass(ctx context.Context) (Pruned, error) {
 	step(&p.Deliveries, pol.DeliveriesMaxAge > 0, func() (int, error) {
 		return h.opts.Store.PruneDeliveries(ctx, now.Add(-pol.DeliveriesMaxAge))
 	})
+	step(&p.Outbox, pol.OutboxMaxAge > 0, func() (int, error) {
+		return h.opts.Store.PruneOutbox(ctx, now.Add(-pol.OutboxMaxAge))
+	})
 	return p, errors.Join(errs...)
 }
 
@@ -150,14 +158,15 @@ const (
 
 // PolicyOf is the policy of a configuration: terminal tasks by
 // settings.retention (keep_tasks, keep_days, per template; nothing when
-// both are 0), events for keep_days (30 days when 0), the newest 100
-// revision records and webhook delivery ids for state.DeliveryTTL. A nil
-// cfg (no revision active yet) keeps every task.
+// both are 0), events and finished outbox records for keep_days (30 days
+// when 0), the newest 100 revision records and webhook delivery ids for
+// state.DeliveryTTL. A nil cfg (no revision active yet) keeps every task.
 func PolicyOf(cfg *config.Config) Policy {
 	p := Policy{
 		EventsMaxAge:     DefaultEventDays * 24 * time.Hour,
 		KeepRevisions:    KeepRevisions,
 		DeliveriesMaxAge: state.DeliveryTTL,
+		OutboxMaxAge:     DefaultEventDays * 24 * time.Hour,
 	}
 	if cfg == nil {
 		return p
@@ -167,5 +176,6 @@ func PolicyOf(cfg *config.Config) Policy {
 	if r.KeepDays > 0 {
 		p.EventsMaxAge = time.Duration(r.KeepDays) * 24 * time.Hour
 	}
+	p.OutboxMaxAge = p.EventsMaxAge
 	return p
 }

@@ -16,7 +16,8 @@ import (
 
 // housekeepState returns a real state file holding 105 invalid revisions
 // (and their events) recorded 60 days ago, one recorded an hour ago, one
-// webhook delivery id seen 60 days ago and one seen an hour ago.
+// webhook delivery id seen 60 days ago and one seen an hour ago, and a
+// report delivered 60 days ago.
 func housekeepState(t *testing.T) *state.Store {
 	t.Helper()
 	var (
@@ -51,6 +52,17 @@ func housekeepState(t *testing.T) *state.Store {
 	if _, err := st.SeenDelivery(ctx, "github", "old"); err != nil {
 		t.Fatal(err)
 	}
+	// A commit status delivered 60 days ago: its delivered marker.
+	if err := st.EnqueueOutbox(ctx, state.OutboxEntry{Kind: state.OutboxCommitStatus, Target: "github:acme/site@abc#semaphored/p/t", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	due, err := st.DueOutbox(ctx, now, 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due outbox: %v %v", due, err)
+	}
+	if err := st.AckOutbox(ctx, due[0].Seq); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 105 {
 		if err := st.RecordInvalidRevision(ctx, state.Revision{ID: fmt.Sprintf("old%03d", i), Source: "test", Errors: []string{"bad"}}); err != nil {
 			t.Fatal(err)
@@ -71,7 +83,7 @@ func TestHousekeep(t *testing.T) {
 		want       Pruned
 		wantEvents int
 	}{
-		{"keep_days 0 keeps 30 days of events", 0, Pruned{Events: 105, Revisions: 6, Deliveries: 1}, 1},
+		{"keep_days 0 keeps 30 days of events", 0, Pruned{Events: 105, Revisions: 6, Deliveries: 1, Outbox: 1}, 1},
 		{"keep_days 90 keeps the 60-day-old events", 90, Pruned{Revisions: 6, Deliveries: 1}, 106},
 	}
 	for _, tt := range tests {
@@ -160,7 +172,7 @@ func TestRunHousekeepsAndLogs(t *testing.T) {
 		got[a.Key] = a.Value.Int64()
 		return true
 	})
-	want := map[string]int64{"tasks": 0, "events": 105, "revisions": 6, "deliveries": 1}
+	want := map[string]int64{"tasks": 0, "events": 105, "revisions": 6, "deliveries": 1, "outbox": 1}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("log attr %s: got %d, want %d (record %v)", k, got[k], v, got)
@@ -175,10 +187,10 @@ func TestPolicyOf(t *testing.T) {
 		cfg  *config.Config
 		want Policy
 	}{
-		{"no config", nil, Policy{EventsMaxAge: 30 * day, KeepRevisions: 100, DeliveriesMaxAge: state.DeliveryTTL}},
-		{"no retention", &config.Config{}, Policy{EventsMaxAge: 30 * day, KeepRevisions: 100, DeliveriesMaxAge: state.DeliveryTTL}},
+		{"no config", nil, Policy{EventsMaxAge: 30 * day, KeepRevisions: 100, DeliveriesMaxAge: state.DeliveryTTL, OutboxMaxAge: 30 * day}},
+		{"no retention", &config.Config{}, Policy{EventsMaxAge: 30 * day, KeepRevisions: 100, DeliveriesMaxAge: state.DeliveryTTL, OutboxMaxAge: 30 * day}},
 		{"keep_tasks and keep_days", &config.Config{Settings: config.Settings{Retention: config.Retention{KeepTasks: 5, KeepDays: 90}}},
-			Policy{Tasks: state.Retention{KeepTasks: 5, MaxAge: 90 * day}, EventsMaxAge: 90 * day, KeepRevisions: 100, DeliveriesMaxAge: state.DeliveryTTL}},
+			Policy{Tasks: state.Retention{KeepTasks: 5, MaxAge: 90 * day}, EventsMaxAge: 90 * day, KeepRevisions: 100, DeliveriesMaxAge: state.DeliveryTTL, OutboxMaxAge: 90 * day}},
 	}
 	for _, tt := range tests {
 		if got := PolicyOf(tt.cfg); got != tt.want {
