@@ -174,13 +174,22 @@ type daemonOptions struct {
 	stopNow context.Context
 }
 
-// components are the long-lived parts of a running daemon, in the order
-// they are stopped (see shutdown).
+// components are the long-lived parts of a running daemon (see shutdown
+// for the order they stop in).
 type components struct {
-	syncer    *sync.Syncer
-	housekeep *housekeep.Housekeeper
-	engine    *exec.Engine
-	api       *api.Handler
+	syncer *sync.Syncer
+	engine *exec.Engine
+	api    *api.Handler
+	// producers create work or change the state on their own: config
+	// sync, housekeeping (and the webhook intake worker and cron when they
+	// are wired). They run until the second step of the shutdown.
+	producers []producer
+}
+
+// producer is a long-lived component that stops with the producers.
+type producer struct {
+	name string
+	run  func(ctx context.Context) error
 }
 
 // serveDaemon opens the state, restores the last good config, mounts the
@@ -296,7 +305,10 @@ func build(ctx context.Context, o daemonOptions, source sync.Source, store *stat
 	if err != nil {
 		return nil, err
 	}
-	return &components{syncer: syncer, housekeep: hk, engine: engine, api: h}, nil
+	return &components{syncer: syncer, engine: engine, api: h, producers: []producer{
+		{"config sync", syncer.Run},
+		{"housekeeping", hk.Run},
+	}}, nil
 }
 
 // runComponents runs the components until ctx ends or one fails, then shuts
@@ -307,7 +319,7 @@ func runComponents(ctx context.Context, o daemonOptions, c *components) error {
 	defer stopProducers()
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	defer stopEngine()
-	failed := make(chan error, 3)
+	failed := make(chan error, len(c.producers)+1)
 	done := func(name string, fn func() error) <-chan struct{} {
 		ch := make(chan struct{})
 		go func() {
@@ -318,8 +330,10 @@ func runComponents(ctx context.Context, o daemonOptions, c *components) error {
 		}()
 		return ch
 	}
-	syncDone := done("sync", func() error { return c.syncer.Run(producers) })
-	hkDone := done("housekeeping", func() error { return c.housekeep.Run(producers) })
+	producersDone := make([]<-chan struct{}, len(c.producers))
+	for i, p := range c.producers {
+		producersDone[i] = done(p.name, func() error { return p.run(producers) })
+	}
 	engineDone := done("exec", func() error { return c.engine.Run(engineCtx) })
 
 	var err error
@@ -332,8 +346,9 @@ func runComponents(ctx context.Context, o daemonOptions, c *components) error {
 	shutdown(o, c, shutdownSteps{
 		stopProducers: func() {
 			stopProducers()
-			waitStopped(o.logger, "config sync", syncDone)
-			waitStopped(o.logger, "housekeeping", hkDone)
+			for i, p := range c.producers {
+				waitStopped(o.logger, p.name, producersDone[i])
+			}
 		},
 		stopEngine: func() { stopEngine(); <-engineDone },
 	})
