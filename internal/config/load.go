@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -123,7 +124,8 @@ func readTree(root string, opts LoadOptions) ([]file, error) {
 			return nil
 		}
 		target := p
-		if de.Type()&fs.ModeSymlink != 0 {
+		mode := de.Type()
+		if mode&fs.ModeSymlink != 0 {
 			t, err := filepath.EvalSymlinks(p)
 			if err != nil {
 				files = append(files, file{name: rel, err: &Error{Pos: Pos{File: rel}, Msg: fmt.Sprintf("broken symlink: %v", unwrapPath(err))}})
@@ -133,9 +135,21 @@ func readTree(root string, opts LoadOptions) ([]file, error) {
 				files = append(files, file{name: rel, err: &Error{Pos: Pos{File: rel}, Msg: "symlink points outside the config tree; refusing to follow it"}})
 				return nil
 			}
-			target = t
+			fi, err := os.Stat(t)
+			if err != nil {
+				files = append(files, file{name: rel, err: &Error{Pos: Pos{File: rel}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}})
+				return nil
+			}
+			target, mode = t, fi.Mode().Type()
 		}
-		f := readOne(rel, limit, func() (fs.File, error) { return os.Open(target) })
+		if e := notRegular(rel, mode); e != nil {
+			files = append(files, file{name: rel, err: e})
+			return nil
+		}
+		if mode.IsDir() {
+			return nil // a symlinked directory: not descended into
+		}
+		f := readOne(rel, limit, func() (fs.File, error) { return openNoBlock(target) })
 		if f != nil {
 			files = append(files, *f)
 		}
@@ -155,8 +169,39 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// readOne opens, checks the size of, and reads one file; nil means it is
-// not a regular file and is skipped (a symlinked directory, a socket).
+// notRegular returns the problem of a declaration file name that is a
+// named pipe, socket or device (of type mode, as Lstat or Stat tells it),
+// or nil for a regular file or a directory. Such files are refused before
+// they are opened: opening a FIFO blocks until a writer comes, which would
+// wedge every sync pass and `validate`.
+func notRegular(name string, mode fs.FileMode) *Error {
+	var what string
+	switch t := mode.Type(); {
+	case t == 0 || t&fs.ModeDir != 0:
+		return nil
+	case t&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case t&fs.ModeSocket != 0:
+		what = "a socket"
+	case t&fs.ModeCharDevice != 0:
+		what = "a character device"
+	case t&fs.ModeDevice != 0:
+		what = "a block device"
+	default:
+		what = "not a regular file (" + t.String() + ")"
+	}
+	return &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("%s is not a regular file; declarations must be regular files (or symlinks to one inside the tree); refusing to open it", what)}
+}
+
+// openNoBlock opens a file for reading without ever blocking in open: a
+// named pipe put in place after the type check opens at once (and is then
+// refused by readOne's Stat) instead of waiting for a writer.
+func openNoBlock(name string) (*os.File, error) {
+	return os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+}
+
+// readOne opens, checks the type and size of, and reads one file; nil
+// means it is a directory and is skipped (a symlinked directory).
 func readOne(name string, limit int64, open func() (fs.File, error)) *file {
 	fh, err := open()
 	if err != nil {
@@ -167,8 +212,11 @@ func readOne(name string, limit int64, open func() (fs.File, error)) *file {
 	if err != nil {
 		return &file{name: name, err: &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}}
 	}
-	if !fi.Mode().IsRegular() {
+	if fi.IsDir() {
 		return nil
+	}
+	if e := notRegular(name, fi.Mode()); e != nil {
+		return &file{name: name, err: e}
 	}
 	if fi.Size() > limit {
 		return &file{name: name, err: tooBig(name, fi.Size(), limit)}
@@ -201,6 +249,19 @@ func readFS(fsys fs.FS, opts LoadOptions) ([]file, error) {
 			return nil
 		}
 		if !isDeclFile(de.Name()) {
+			return nil
+		}
+		mode := de.Type()
+		if mode&fs.ModeSymlink != 0 {
+			fi, err := fs.Stat(fsys, p)
+			if err != nil {
+				files = append(files, file{name: p, err: &Error{Pos: Pos{File: p}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}})
+				return nil
+			}
+			mode = fi.Mode().Type()
+		}
+		if e := notRegular(p, mode); e != nil {
+			files = append(files, file{name: p, err: e})
 			return nil
 		}
 		if f := readOne(p, limit, func() (fs.File, error) { return fsys.Open(p) }); f != nil {

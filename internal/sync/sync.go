@@ -75,6 +75,8 @@ type Syncer struct {
 	mu      gosync.Mutex // serialises passes; guards lastHead
 	last    string
 	metrics metrics
+	// rejected is set while the newest revision looked at was invalid.
+	rejected atomic.Bool
 }
 
 type metrics struct {
@@ -269,7 +271,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	}
 	start := time.Now()
 	defer func() { s.metrics.duration.Observe(time.Since(start).Seconds()) }()
-	tree, err := s.opts.Source.Open(ctx, head)
+	tree, err := untilDone(ctx, func() (Tree, error) { return s.opts.Source.Open(ctx, head) })
 	if err != nil {
 		s.metrics.syncs.WithLabelValues("error").Inc()
 		return Result{}, fmt.Errorf("open config revision %s: %w", head.Key, err)
@@ -279,15 +281,22 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		s.last = head.Key
 		s.metrics.syncs.WithLabelValues("unchanged").Inc()
 		s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
+		s.backToActive(a.Revision.ID)
 		return Result{Unchanged: true, Revision: a.Revision}, nil
 	}
 	if last, ok, err := s.opts.Store.LastRevision(ctx); err == nil && ok && !last.Valid && last.ID == tree.ID {
 		// Already rejected: say so again without recording it twice.
 		s.last = head.Key
 		s.metrics.syncs.WithLabelValues("invalid").Inc()
+		s.metrics.lastValid.Set(0)
+		s.rejected.Store(true)
 		return Result{Revision: last}, fmt.Errorf("revision %s: %w (already recorded)", last.ID, ErrInvalid)
 	}
-	cfg, err := config.Load(tree.Root, s.opts.Load)
+	cfg, err := untilDone(ctx, func() (*config.Config, error) { return config.Load(tree.Root, s.opts.Load) })
+	if ctx.Err() != nil {
+		s.metrics.syncs.WithLabelValues("error").Inc()
+		return Result{}, fmt.Errorf("load config revision %s: %w", rev.ID, ctx.Err())
+	}
 	if err != nil {
 		rev.Errors = strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
 		if rerr := s.opts.Store.RecordInvalidRevision(ctx, rev); rerr != nil {
@@ -297,6 +306,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		s.last = head.Key
 		s.metrics.syncs.WithLabelValues("invalid").Inc()
 		s.metrics.lastValid.Set(0)
+		s.rejected.Store(true)
 		s.log.Error("config revision rejected; the last good revision stays active",
 			"revision", rev.ID, "problems", len(rev.Errors))
 		for _, e := range rev.Errors {
@@ -326,10 +336,21 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	s.metrics.syncs.WithLabelValues("applied").Inc()
 	s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
 	s.metrics.lastValid.Set(1)
+	s.rejected.Store(false)
 	if s.opts.OnApply != nil {
 		s.opts.OnApply(cfg)
 	}
 	return Result{Revision: rev, Changes: changes}, nil
+}
+
+// backToActive is called when the source holds the active revision again:
+// after a rejected revision (a bad edit reverted, a git branch reset to the
+// good commit), the newest revision looked at is valid once more.
+func (s *Syncer) backToActive(id string) {
+	if s.rejected.Swap(false) {
+		s.metrics.lastValid.Set(1)
+		s.log.Info("config back to the active revision "+id, "revision", id)
+	}
 }
 
 func (s *Syncer) setActive(a *Active, objects int) {
@@ -350,7 +371,10 @@ func Plan(ctx context.Context, src Source, store Store, opts config.LoadOptions)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := config.Load(tree.Root, opts)
+	cfg, err := untilDone(ctx, func() (*config.Config, error) { return config.Load(tree.Root, opts) })
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w:\n%w", ErrInvalid, err)
 	}
