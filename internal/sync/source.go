@@ -128,6 +128,12 @@ func openRegular(path string) (f *os.File, ok bool, err error) {
 // skipping dot-directories, as the loader does. Symlinks are reported by
 // their own info (the loader decides what they may point at).
 func walkDecl(root string, fn func(rel string, fi fs.FileInfo) error) error {
+	// The directory itself may be a symlink (a release switched by
+	// ln -sfn): walk what it points at, as the loader does.
+	root, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
 	return filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -37,7 +35,8 @@ type Options struct {
 	Store  Store
 	Load   config.LoadOptions
 	// Poll is the interval between checks of the source (0: 1 minute for
-	// git, none for a directory, which is watched).
+	// git; DefaultDirPoll for a directory, whose fsnotify watch gives
+	// changes at once and the poll bounds what a lost watch costs).
 	Poll time.Duration
 	// Debounce groups bursts of file events (default 200ms).
 	Debounce time.Duration
@@ -174,20 +173,16 @@ func (s *Syncer) Kick() {
 // Run syncs now, then on every kick, file change and poll tick, until ctx
 // ends. Failed passes are logged and retried on the next occasion.
 func (s *Syncer) Run(ctx context.Context) error {
-	var events <-chan fsnotify.Event
-	var watchErrs <-chan error
-	var w *fsnotify.Watcher
+	var dw *dirWatch
 	if d, ok := s.opts.Source.(*DirSource); ok {
+		if s.opts.Poll == 0 {
+			s.opts.Poll = DefaultDirPoll
+		}
 		var err error
-		w, err = watchTree(d.Dir)
-		if err != nil {
-			s.log.Warn("config directory not watched; relying on polling", "dir", d.Dir, "err", err)
-			if s.opts.Poll == 0 {
-				s.opts.Poll = 10 * time.Second
-			}
+		if dw, err = newDirWatch(d.Dir, s.log); err != nil {
+			s.log.Warn("config directory not watched; relying on polling", "dir", d.Dir, "poll", s.opts.Poll, "err", err)
 		} else {
-			defer w.Close()
-			events, watchErrs = w.Events, w.Errors
+			defer dw.Close()
 		}
 	} else if s.opts.Poll == 0 {
 		s.opts.Poll = time.Minute
@@ -198,44 +193,55 @@ func (s *Syncer) Run(ctx context.Context) error {
 		defer t.Stop()
 		tick = t.C
 	}
-	debounce := time.NewTimer(0)
-	<-debounce.C
 	for {
 		s.pass(ctx)
-		select {
-		case <-ctx.Done():
+		if !s.next(ctx, dw, tick) {
 			return nil
-		case <-s.kick:
-		case <-tick:
-		case ev := <-events:
-			if ev.Has(fsnotify.Create) {
-				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() && !strings.HasPrefix(filepath.Base(ev.Name), ".") {
-					if err := addTree(w, ev.Name); err != nil {
-						s.log.Warn("config watch", "dir", ev.Name, "err", err)
-					}
-				}
-			}
-			debounce.Reset(s.opts.Debounce)
-			if !s.waitQuiet(ctx, events, debounce) {
-				return nil
-			}
-		case err := <-watchErrs:
-			s.log.Warn("config watch", "err", err)
-			continue
 		}
 	}
 }
 
-// waitQuiet lets a burst of file events settle before a pass.
-func (s *Syncer) waitQuiet(ctx context.Context, events <-chan fsnotify.Event, t *time.Timer) bool {
+// next waits for the occasion of the next pass: a kick, a poll tick (which
+// also checks that the directory watch still watches the directory), or a
+// burst of relevant file events once it has settled. False: ctx ended.
+func (s *Syncer) next(ctx context.Context, dw *dirWatch, tick <-chan time.Time) bool {
+	var events <-chan fsnotify.Event
+	var watchErrs <-chan error
+	if dw != nil {
+		events, watchErrs = dw.w.Events, dw.w.Errors
+	}
+	var quiet <-chan time.Time // set while a burst of events settles
+	var debounce *time.Timer
+	defer func() {
+		if debounce != nil {
+			debounce.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-events:
-			t.Reset(s.opts.Debounce)
-		case <-t.C:
+		case <-s.kick:
 			return true
+		case <-tick:
+			if dw != nil {
+				dw.check()
+			}
+			return true
+		case ev := <-events:
+			if !dw.handle(ev) {
+				continue
+			}
+			if debounce == nil {
+				debounce = time.NewTimer(s.opts.Debounce)
+			} else {
+				debounce.Reset(s.opts.Debounce)
+			}
+			quiet = debounce.C
+		case <-quiet:
+			return true
+		case err := <-watchErrs:
+			s.log.Warn("config watch", "err", err)
 		}
 	}
 }
