@@ -118,8 +118,15 @@
 //
 // Every non-empty value of Spec.Secrets is replaced by "***" in every line
 // (the "$" command lines included) before the sink sees it, together with
-// its base64 forms (standard and URL alphabets, padded and raw) and its
-// URL-encoded forms (query and path escaping). A multi-line secret is
+// its base64 forms (standard and URL alphabets, padded and raw), its
+// URL-encoded forms (Go's query and path escaping, and as other tools
+// write them: space as %20 or +; only RFC 3986 unreserved characters
+// kept, "/" kept too, or the sets JavaScript's encodeURIComponent and
+// encodeURI keep; hex digits in upper or lower case) and its JSON-escaped
+// forms (as Go's encoding/json writes it, with and without HTML escaping
+// of & < >, which is what a job printing its own vars file shows; the
+// ASCII-only form of Python's json.dumps with \uXXXX in either case; and
+// each with "/" as "\/"). A multi-line secret is
 // masked line by line (lines of at least 4 bytes) as well as in its
 // encoded forms. Masking works on whole lines, so a secret written one byte
 // at a time is still masked. A strings.Replacer built once per run (longest
