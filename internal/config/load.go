@@ -10,10 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -293,8 +291,6 @@ type loader struct {
 	suggestions int
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
-
 func loadFiles(files []file) (*Config, error) {
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	size := 0
@@ -369,18 +365,6 @@ func offsetPos(name string, data []byte, off int) Pos {
 	return Pos{File: name, Line: line, Col: col}
 }
 
-func yamlError(name string, err error) *Error {
-	msg := err.Error()
-	p := Pos{File: name, Line: 1, Col: 1}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		p.Line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	return &Error{Pos: p, Msg: "malformed YAML: " + msg}
-}
-
 var projectKinds = []string{"repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations"}
 
 var kindSingular = map[string]string{
@@ -409,7 +393,7 @@ func parseFile(name string, data []byte) parsed {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if err != io.EOF {
-			out.errs = append(out.errs, yamlError(name, err))
+			out.errs = append(out.errs, yamlError(name, data, err))
 		}
 		return out
 	}
@@ -421,7 +405,7 @@ func parseFile(name string, data []byte) parsed {
 		}
 		out.errs = append(out.errs, &Error{Pos: at, Msg: "a second YAML document (after ---); write one document per file"})
 	} else if err != io.EOF {
-		out.errs = append(out.errs, yamlError(name, err))
+		out.errs = append(out.errs, yamlError(name, data, err))
 		return out
 	}
 	if len(doc.Content) > 0 {
