@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -28,6 +30,10 @@ type LoadOptions struct {
 	// MaxFileSize refuses larger declaration files, by size, before they
 	// are read (default 4 MiB).
 	MaxFileSize int64
+	// Logger, when set, gets one debug line per YAML file that is not a
+	// declaration and was skipped (a playbook, an inventory, group_vars),
+	// with the reason.
+	Logger *slog.Logger
 }
 
 // Load reads every *.yaml and *.yml file under root (recursively, in
@@ -41,7 +47,7 @@ func Load(root string, opts LoadOptions) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loadFiles(files)
+	return loadFiles(files, opts)
 }
 
 // LoadFS is Load on a file system (tests, fuzzing, embedded trees). It
@@ -52,7 +58,7 @@ func LoadFS(fsys fs.FS, opts LoadOptions) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loadFiles(files)
+	return loadFiles(files, opts)
 }
 
 // file is one declaration file's name (slash-separated, relative to the
@@ -291,7 +297,7 @@ type loader struct {
 	suggestions int
 }
 
-func loadFiles(files []file) (*Config, error) {
+func loadFiles(files []file, opts LoadOptions) (*Config, error) {
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	size := 0
 	for _, f := range files {
@@ -311,6 +317,12 @@ func loadFiles(files []file) (*Config, error) {
 	for i, f := range files {
 		if f.err != nil {
 			l.errs.list = append(l.errs.list, f.err)
+			continue
+		}
+		if docs[i].skip != "" {
+			if opts.Logger != nil {
+				opts.Logger.Debug("not a declaration; skipped", "file", f.name, "reason", docs[i].skip)
+			}
 			continue
 		}
 		l.loadFile(f.name, docs[i])
@@ -378,6 +390,67 @@ var topKeys = []string{"project", "description", "max_parallel_tasks", "reposito
 type parsed struct {
 	root *yaml.Node // nil: nothing to decode
 	errs []*Error
+	// skip says why the file is not a declaration (see declKind); "": it
+	// is one, or may be one.
+	skip string
+}
+
+// kindKeys are the top-level keys of a project's kinds.
+var kindKeys = map[string]bool{
+	"repositories": true, "keys": true, "inventories": true, "environments": true,
+	"templates": true, "schedules": true, "integrations": true,
+}
+
+// declMarker matches a line of a declaration file's text that starts
+// with project: or settings:, for files that are not valid YAML.
+var declMarker = regexp.MustCompile(`(?m)^(project|settings)[ \t]*:`)
+
+// notDeclaration returns why the document whose top-level node is root is
+// not a declaration, or "" when it is one or probably is one. The rule,
+// which lets declarations live beside playbooks, inventories, group_vars
+// and other YAML in one tree:
+//
+//   - a declaration is a mapping with a "project" or "settings" key;
+//   - a mapping without them but with a project kind (repositories, keys,
+//     inventories, environments, templates, schedules, integrations)
+//     whose value is a mapping is a declaration that forgot "project:",
+//     and is reported as such;
+//   - anything else (a list such as a playbook, a scalar, another
+//     mapping such as group_vars, an inventory or requirements.yml) is
+//     not a declaration and is skipped.
+func notDeclaration(root *yaml.Node) string {
+	n := root
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch {
+	case n == nil:
+		return ""
+	case n.Kind == yaml.SequenceNode:
+		return "a list at the top level (a playbook?)"
+	case n.Kind == yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "" // only comments: nothing to load either way
+		}
+		return "a scalar at the top level"
+	case n.Kind != yaml.MappingNode:
+		return "not a mapping at the top level"
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k == "project" || k == "settings" {
+			return ""
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		v := n.Content[i+1]
+		for v.Kind == yaml.AliasNode && v.Alias != nil {
+			v = v.Alias
+		}
+		if kindKeys[n.Content[i].Value] && v.Kind == yaml.MappingNode {
+			return ""
+		}
+	}
+	return "a mapping without project: or settings: (group_vars, an inventory, requirements?)"
 }
 
 // parseFile checks that data is UTF-8 text and parses its one YAML
@@ -392,10 +465,21 @@ func parseFile(name string, data []byte) parsed {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
-		if err != io.EOF {
+		switch {
+		case err == io.EOF:
+		case !declMarker.Match(data):
+			// Not valid YAML, and nothing says it was meant as a
+			// declaration: someone else's file with a mistake.
+			out.skip = "not valid YAML, and no line starts with project: or settings:"
+		default:
 			out.errs = append(out.errs, yamlError(name, data, err))
 		}
 		return out
+	}
+	if len(doc.Content) > 0 {
+		if out.skip = notDeclaration(doc.Content[0]); out.skip != "" {
+			return out
+		}
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {

@@ -101,6 +101,9 @@ func New(opts Options) *Syncer {
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
+	if opts.Load.Logger == nil {
+		opts.Load.Logger = opts.Logger // lists the skipped non-declaration files at debug level
+	}
 	m := metrics{
 		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "semaphored_config_syncs_total",
