@@ -59,6 +59,10 @@ Usage:
   semaphored serve [--config SRC] [--data DIR] [--listen ADDR] [flags]   run the daemon
   semaphored validate [SRC]                                               check a config tree
   semaphored plan [SRC] [--data DIR]                                      show what a sync would change
+  semaphored import semaphore BACKUP.json --out DIR                       convert a Semaphore UI project backup
+  semaphored backup [--data DIR] OUT                                      consistent copy of the state, also while the daemon runs
+  semaphored restore BACKUP [--data DIR] [--force]                        check a backup and install it (daemon stopped)
+  semaphored healthcheck [--listen ADDR]                                  exit 0 when the local daemon answers /healthz
   semaphored run PROJECT/TEMPLATE [--var k=v]... [--wait]                 queue a task on a running daemon
   semaphored tasks [--project P] [--template T] [--status S]              list tasks
   semaphored logs ID [-f]                                                 print or follow a task's log
@@ -85,6 +89,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"stop":     cmdStop,
 		"confirm":  cmdConfirm,
 		"reject":   cmdReject,
+
+		"import":      cmdImport,
+		"backup":      cmdBackup,
+		"restore":     cmdRestore,
+		"healthcheck": cmdHealthcheck,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {
