@@ -21,7 +21,7 @@ import (
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
 
 // maxLocateBytes bounds the text parsed again to locate one error.
-const maxLocateBytes = 32 << 20
+const maxLocateBytes = 8 << 20
 
 // yamlError turns a yaml.v3 syntax error in data into a problem at its
 // real position.
