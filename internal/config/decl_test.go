@@ -69,5 +69,8 @@ func TestNotDeclaration(t *testing.T) {
 		if got := p.skip == ""; got != tt.decl {
 			t.Errorf("%q: got declaration %v (skip %q), want %v", tt.text, got, p.skip, tt.decl)
 		}
+		if got := NotDeclaration([]byte(tt.text)); got != p.skip {
+			t.Errorf("NotDeclaration(%q): got %q, want %q", tt.text, got, p.skip)
+		}
 	}
 }

@@ -678,3 +678,10 @@ func fieldNameOf(kind string) string {
 	}
 	return ""
 }
+
+// NotDeclaration returns why the YAML text data would be skipped by Load
+// as not a declaration (see the package documentation for the rule), or
+// "" when Load reads it as a declaration (or reports it as a broken one).
+func NotDeclaration(data []byte) string {
+	return parseFile("", data).skip
+}
