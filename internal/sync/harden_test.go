@@ -222,3 +222,25 @@ func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
 	}
 	return m.GetGauge().GetValue()
 }
+
+// TestDirHeadFollowsLoaderRule: a change to a file the loader reads
+// (upper-case extension) moves the head; a hidden file does not.
+func TestDirHeadFollowsLoaderRule(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML, "More.YML": "project: more\n"})
+	src := &DirSource{Dir: dir}
+	ctx := context.Background()
+	h1, err := src.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"More.YML": "project: more\ndescription: changed\n"})
+	h2, _ := src.Head(ctx)
+	if h1.Key == h2.Key {
+		t.Error("head: got the same after editing More.YML, want a new one")
+	}
+	writeFiles(t, dir, map[string]string{".#demo.yaml": "lock"})
+	if h3, _ := src.Head(ctx); h3.Key != h2.Key {
+		t.Error("head: got a new one after an editor lock file appeared, want the same")
+	}
+}

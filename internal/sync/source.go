@@ -144,7 +144,8 @@ func walkDecl(root string, fn func(rel string, fi fs.FileInfo) error) error {
 			}
 			return nil
 		}
-		if ext := filepath.Ext(e.Name()); ext != ".yaml" && ext != ".yml" {
+		// The loader's rule: *.yaml and *.yml in any case, not hidden.
+		if ext := strings.ToLower(filepath.Ext(e.Name())); ext != ".yaml" && ext != ".yml" || strings.HasPrefix(e.Name(), ".") {
 			return nil
 		}
 		fi, err := e.Info()
