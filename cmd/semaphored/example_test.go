@@ -140,7 +140,7 @@ func TestServeAnotherConfigLogsPrune(t *testing.T) {
 	example := copyDir(t, "../../examples/multi-project")
 	d2 := startDaemon(t, example, data)
 	testenv.WaitFor(t, "the prune warning", 10*time.Second, func() bool {
-		return strings.Contains(d2.logs.String(), `msg="pruned project: it is not in this revision" component=sync project=quickstart objects=6`)
+		return strings.Contains(d2.logs.String(), `msg="pruned project: it is not in this revision" component=sync project=quickstart objects=8`)
 	})
 }
 

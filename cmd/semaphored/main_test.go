@@ -148,7 +148,7 @@ func TestValidateDefaultSource(t *testing.T) {
 		t.Errorf("from the environment: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	out, errOut, code = runCmd(t, "validate", "--config", "../../examples/quickstart")
-	if code != 0 || out != "../../examples/quickstart: valid (1 project, 2 templates)\n" || errOut != "validating ../../examples/quickstart (from --config)\n" {
+	if code != 0 || out != "../../examples/quickstart: valid (1 project, 3 templates)\n" || errOut != "validating ../../examples/quickstart (from --config)\n" {
 		t.Errorf("from --config: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

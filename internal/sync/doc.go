@@ -1,15 +1,25 @@
 // Package sync reconciles a config source into the state and holds the
 // active configuration.
 //
-// A source is a local directory (watched with fsnotify, events debounced)
-// or a branch of a git repository (fetched through gitcache on every poll
-// tick and on Kick, which a config-repo webhook will call). A pass:
+// A source is a local directory (watched with fsnotify, events debounced,
+// and polled every 30s by default as a fallback) or a branch of a git
+// repository (fetched through gitcache on every poll tick and on Kick,
+// which a config-repo webhook will call). The directory's parent is
+// watched too, so a directory deleted and created again (rm -rf and cp -r,
+// mv new dir, a symlink switched to a new release) is watched again at
+// once; a poll tick also sets the watch up again when it finds it lost. A
+// named pipe, socket or device named *.yaml is never opened (the loader
+// refuses it), and a pass waits for a read only as long as its context
+// lives, so no pass holds up shutdown. A pass:
 //
 //	Head   cheap identity of what the source holds now: the branch's commit,
 //	       or a fingerprint of file names, sizes and mtimes. Unchanged head:
 //	       the pass ends here (well under a millisecond for 100 files).
 //	Open   check the commit out (git) or hash the contents (directory): the
-//	       revision id. The same id as the active revision: done.
+//	       revision id. The same id as the active revision: done (after a
+//	       rejected revision, a source back at the active one sets
+//	       semaphored_config_last_revision_valid to 1 again and logs "config
+//	       back to the active revision X").
 //	Load   config.Load: strict decoding and validation, every problem at once.
 //	       Invalid: the revision is recorded with its errors, logged, counted
 //	       (semaphored_config_last_revision_valid 0) and the last good

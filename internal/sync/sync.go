@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -37,7 +35,8 @@ type Options struct {
 	Store  Store
 	Load   config.LoadOptions
 	// Poll is the interval between checks of the source (0: 1 minute for
-	// git, none for a directory, which is watched).
+	// git; DefaultDirPoll for a directory, whose fsnotify watch gives
+	// changes at once and the poll bounds what a lost watch costs).
 	Poll time.Duration
 	// Debounce groups bursts of file events (default 200ms).
 	Debounce   time.Duration
@@ -74,6 +73,8 @@ type Syncer struct {
 	last    string
 	metrics metrics
 	subs    subscribers
+	// rejected is set while the newest revision looked at was invalid.
+	rejected atomic.Bool
 }
 
 type metrics struct {
@@ -100,6 +101,9 @@ func New(opts Options) (*Syncer, error) {
 	}
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Load.Logger == nil {
+		opts.Load.Logger = opts.Logger // lists the skipped non-declaration files at debug level
 	}
 	m := metrics{
 		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -223,20 +227,16 @@ func (s *Syncer) Kick() {
 // Run syncs now, then on every kick, file change and poll tick, until ctx
 // ends. Failed passes are logged and retried on the next occasion.
 func (s *Syncer) Run(ctx context.Context) error {
-	var events <-chan fsnotify.Event
-	var watchErrs <-chan error
-	var w *fsnotify.Watcher
+	var dw *dirWatch
 	if d, ok := s.opts.Source.(*DirSource); ok {
+		if s.opts.Poll == 0 {
+			s.opts.Poll = DefaultDirPoll
+		}
 		var err error
-		w, err = watchTree(d.Dir)
-		if err != nil {
-			s.log.Warn("config directory not watched; relying on polling", "dir", d.Dir, "err", err)
-			if s.opts.Poll == 0 {
-				s.opts.Poll = 10 * time.Second
-			}
+		if dw, err = newDirWatch(d.Dir, s.log); err != nil {
+			s.log.Warn("config directory not watched; relying on polling", "dir", d.Dir, "poll", s.opts.Poll, "err", err)
 		} else {
-			defer w.Close()
-			events, watchErrs = w.Events, w.Errors
+			defer dw.Close()
 		}
 	} else if s.opts.Poll == 0 {
 		s.opts.Poll = time.Minute
@@ -247,44 +247,55 @@ func (s *Syncer) Run(ctx context.Context) error {
 		defer t.Stop()
 		tick = t.C
 	}
-	debounce := time.NewTimer(0)
-	<-debounce.C
 	for {
 		s.pass(ctx)
-		select {
-		case <-ctx.Done():
+		if !s.next(ctx, dw, tick) {
 			return nil
-		case <-s.kick:
-		case <-tick:
-		case ev := <-events:
-			if ev.Has(fsnotify.Create) {
-				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() && !strings.HasPrefix(filepath.Base(ev.Name), ".") {
-					if err := addTree(w, ev.Name); err != nil {
-						s.log.Warn("config watch", "dir", ev.Name, "err", err)
-					}
-				}
-			}
-			debounce.Reset(s.opts.Debounce)
-			if !s.waitQuiet(ctx, events, debounce) {
-				return nil
-			}
-		case err := <-watchErrs:
-			s.log.Warn("config watch", "err", err)
-			continue
 		}
 	}
 }
 
-// waitQuiet lets a burst of file events settle before a pass.
-func (s *Syncer) waitQuiet(ctx context.Context, events <-chan fsnotify.Event, t *time.Timer) bool {
+// next waits for the occasion of the next pass: a kick, a poll tick (which
+// also checks that the directory watch still watches the directory), or a
+// burst of relevant file events once it has settled. False: ctx ended.
+func (s *Syncer) next(ctx context.Context, dw *dirWatch, tick <-chan time.Time) bool {
+	var events <-chan fsnotify.Event
+	var watchErrs <-chan error
+	if dw != nil {
+		events, watchErrs = dw.w.Events, dw.w.Errors
+	}
+	var quiet <-chan time.Time // set while a burst of events settles
+	var debounce *time.Timer
+	defer func() {
+		if debounce != nil {
+			debounce.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-events:
-			t.Reset(s.opts.Debounce)
-		case <-t.C:
+		case <-s.kick:
 			return true
+		case <-tick:
+			if dw != nil {
+				dw.check()
+			}
+			return true
+		case ev := <-events:
+			if !dw.handle(ev) {
+				continue
+			}
+			if debounce == nil {
+				debounce = time.NewTimer(s.opts.Debounce)
+			} else {
+				debounce.Reset(s.opts.Debounce)
+			}
+			quiet = debounce.C
+		case <-quiet:
+			return true
+		case err := <-watchErrs:
+			s.log.Warn("config watch", "err", err)
 		}
 	}
 }
@@ -344,7 +355,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	}
 	start := time.Now()
 	defer func() { s.metrics.duration.Observe(time.Since(start).Seconds()) }()
-	tree, err := s.opts.Source.Open(ctx, head)
+	tree, err := untilDone(ctx, func() (Tree, error) { return s.opts.Source.Open(ctx, head) })
 	if err != nil {
 		s.metrics.syncs.WithLabelValues("error").Inc()
 		return Result{}, fmt.Errorf("open config revision %s: %w", head.Key, err)
@@ -354,15 +365,22 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		s.last = head.Key
 		s.metrics.syncs.WithLabelValues("unchanged").Inc()
 		s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
+		s.backToActive(a.Revision.ID)
 		return Result{Unchanged: true, Revision: a.Revision}, nil
 	}
 	if last, ok, err := s.opts.Store.LastRevision(ctx); err == nil && ok && !last.Valid && last.ID == tree.ID {
 		// Already rejected: say so again without recording it twice.
 		s.last = head.Key
 		s.metrics.syncs.WithLabelValues("invalid").Inc()
+		s.metrics.lastValid.Set(0)
+		s.rejected.Store(true)
 		return Result{Revision: last}, fmt.Errorf("revision %s: %w (already recorded)", last.ID, ErrInvalid)
 	}
-	cfg, err := config.Load(tree.Root, s.opts.Load)
+	cfg, err := untilDone(ctx, func() (*config.Config, error) { return config.Load(tree.Root, s.opts.Load) })
+	if ctx.Err() != nil {
+		s.metrics.syncs.WithLabelValues("error").Inc()
+		return Result{}, fmt.Errorf("load config revision %s: %w", rev.ID, ctx.Err())
+	}
 	if err != nil {
 		rev.Errors = strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
 		if rerr := s.opts.Store.RecordInvalidRevision(ctx, rev); rerr != nil {
@@ -372,6 +390,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		s.last = head.Key
 		s.metrics.syncs.WithLabelValues("invalid").Inc()
 		s.metrics.lastValid.Set(0)
+		s.rejected.Store(true)
 		s.log.Error("config revision rejected; the last good revision stays active",
 			"revision", rev.ID, "problems", len(rev.Errors))
 		for _, e := range rev.Errors {
@@ -401,7 +420,18 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	s.metrics.syncs.WithLabelValues("applied").Inc()
 	s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
 	s.metrics.lastValid.Set(1)
+	s.rejected.Store(false)
 	return Result{Revision: rev, Changes: changes}, nil
+}
+
+// backToActive is called when the source holds the active revision again:
+// after a rejected revision (a bad edit reverted, a git branch reset to the
+// good commit), the newest revision looked at is valid once more.
+func (s *Syncer) backToActive(id string) {
+	if s.rejected.Swap(false) {
+		s.metrics.lastValid.Set(1)
+		s.log.Info("config back to the active revision "+id, "revision", id)
+	}
 }
 
 // setActive makes a the configuration in force and tells the subscribers.
@@ -423,7 +453,10 @@ func Plan(ctx context.Context, src Source, store Store, opts config.LoadOptions)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := config.Load(tree.Root, opts)
+	cfg, err := untilDone(ctx, func() (*config.Config, error) { return config.Load(tree.Root, opts) })
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w:\n%w", ErrInvalid, err)
 	}

@@ -141,7 +141,7 @@ func TestSyncDirectory(t *testing.T) {
 		t.Fatalf("prune: got %s", got)
 	}
 	if applied != 3 {
-		t.Fatalf("OnApply calls: got %d, want 3", applied)
+		t.Fatalf("subscriber calls: got %d, want 3", applied)
 	}
 }
 
