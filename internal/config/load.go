@@ -341,6 +341,7 @@ func defaultSettings() Settings {
 		Retention:        Retention{KeepTasks: 100, KeepDays: 30},
 		MaxLogBytes:      64 << 20,
 		StopGracePeriod:  Duration(10e9),
+		DrainTimeout:     Duration(DefaultDrainTimeout),
 	}
 }
 

@@ -31,6 +31,24 @@
 //
 // After a restart, Restore rebuilds the last good config from the stored
 // objects (FromObjects), so the daemon runs on what it had even when the
-// source is unreachable or broken. `semaphored plan` runs Head, Open, Load
-// and Diff, and prints the changes with WritePlan.
+// source is unreachable, broken or (a directory) missing. The restored
+// revision keeps its root: a directory source's root is its directory, a
+// git source's is the revision's checkout (opened again from the cache),
+// so relative repository paths ("url: .") still resolve. A pass that
+// cannot read the source logs it, counts it (syncs_total{result="error"})
+// and sets semaphored_config_source_up to 0; the active revision stays.
+//
+// # Snapshots and subscribers
+//
+// Snapshot returns the active configuration with its revision and root as
+// one config.Snapshot, so a consumer never pairs the config of one
+// revision with the root of another. Subscribe registers a function
+// called after each revision becomes active (the restored one included;
+// a late subscriber is called at once with the active one): the engine
+// wakes up to new limits, and cron, webhook secrets and the task page
+// follow the same way. Subscribers run in order, never concurrently, and
+// must not block.
+//
+// `semaphored plan` runs Head, Open, Load and Diff, and prints the changes
+// with WritePlan.
 package sync

@@ -48,7 +48,7 @@ func TestSyncRefusesFIFO(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML})
 	st := openStore(t)
-	s := New(Options{Source: &DirSource{Dir: dir}, Store: st})
+	s := mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: st})
 	if _, err := syncWithin(t, s, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestRunShutdownWithBlockedRead(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML})
 	src := &blockingSource{DirSource: DirSource{Dir: dir}, release: make(chan struct{}), entered: make(chan struct{})}
 	defer close(src.release)
-	s := New(Options{Source: src, Store: openStore(t)})
+	s := mustNew(t, Options{Source: src, Store: openStore(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -129,7 +129,7 @@ func TestLastValidBackToActive(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML})
 	var logs lockedBuf
-	s := New(Options{Source: &DirSource{Dir: dir}, Store: openStore(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s := mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: openStore(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx := context.Background()
 	if _, err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
@@ -178,7 +178,7 @@ func TestLastValidBackToActiveGit(t *testing.T) {
 		Cache: gitcache.New(filepath.Join(work, "git"), gitcache.Options{}), WorkDir: filepath.Join(work, "config")}
 	st := openStore(t)
 	var logs lockedBuf
-	s := New(Options{Source: src, Store: st, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s := mustNew(t, Options{Source: src, Store: st, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if _, err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestLastValidBackToActiveGit(t *testing.T) {
 		t.Fatalf("bad commit: got %v, want ErrInvalid", err)
 	}
 	// A restarted daemon sees the same bad commit, already recorded.
-	s2 := New(Options{Source: src, Store: st, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s2 := mustNew(t, Options{Source: src, Store: st, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err := s2.Restore(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -39,10 +39,7 @@ type Options struct {
 	// changes at once and the poll bounds what a lost watch costs).
 	Poll time.Duration
 	// Debounce groups bursts of file events (default 200ms).
-	Debounce time.Duration
-	// OnApply is called after a revision became active (the exec engine
-	// wakes up to new limits and templates).
-	OnApply    func(*config.Config)
+	Debounce   time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -65,7 +62,8 @@ type Active struct {
 }
 
 // Syncer reconciles a source into the state and holds the active config.
-// Sync passes are serialised; Active and Kick are safe from any goroutine.
+// Sync passes are serialised; Active, Snapshot, Subscribe and Kick are
+// safe from any goroutine.
 type Syncer struct {
 	opts    Options
 	log     *slog.Logger
@@ -74,6 +72,7 @@ type Syncer struct {
 	mu      gosync.Mutex // serialises passes; guards lastHead
 	last    string
 	metrics metrics
+	subs    subscribers
 	// rejected is set while the newest revision looked at was invalid.
 	rejected atomic.Bool
 }
@@ -82,13 +81,15 @@ type metrics struct {
 	syncs       *prometheus.CounterVec
 	lastSuccess prometheus.Gauge
 	lastValid   prometheus.Gauge
+	sourceUp    prometheus.Gauge
 	revision    *prometheus.GaugeVec
 	objects     prometheus.Gauge
 	duration    prometheus.Histogram
 }
 
-// New returns a syncer. Call Restore, then Run.
-func New(opts Options) *Syncer {
+// New returns a syncer. Call Restore, then Run. It fails only when the
+// metrics cannot be registered.
+func New(opts Options) (*Syncer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -117,6 +118,10 @@ func New(opts Options) *Syncer {
 			Name: "semaphored_config_last_revision_valid",
 			Help: "1 when the newest revision looked at was valid, 0 when it was rejected (the last good one stays active).",
 		}),
+		sourceUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "semaphored_config_source_up",
+			Help: "1 when the last read of the config source worked, 0 when it failed (missing directory, unreachable repository): the active revision stays.",
+		}),
 		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "semaphored_config_active_revision_info",
 			Help: "The active config revision, as a label on a constant 1 (one series at a time).",
@@ -131,16 +136,22 @@ func New(opts Options) *Syncer {
 			Buckets: []float64{.001, .005, .025, .1, .5, 1, 5, 30},
 		}),
 	}
-	opts.Registerer.MustRegister(m.syncs, m.lastSuccess, m.lastValid, m.revision, m.objects, m.duration)
+	for _, c := range []prometheus.Collector{m.syncs, m.lastSuccess, m.lastValid, m.sourceUp, m.revision, m.objects, m.duration} {
+		if err := opts.Registerer.Register(c); err != nil {
+			return nil, fmt.Errorf("sync: register metrics: %w", err)
+		}
+	}
 	m.syncs.WithLabelValues("applied")
 	m.syncs.WithLabelValues("unchanged")
 	m.syncs.WithLabelValues("invalid")
 	m.syncs.WithLabelValues("error")
-	return &Syncer{opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), metrics: m}
+	return &Syncer{opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), metrics: m}, nil
 }
 
 // Restore makes the last good revision in the state active, before the
-// first pass: after a restart the daemon runs on what it had.
+// first pass: after a restart the daemon runs on what it had, even when
+// the source is broken or missing now. The restored revision keeps its
+// root (see restoredRoot), so relative repository paths still resolve.
 func (s *Syncer) Restore(ctx context.Context) error {
 	rev, ok, err := s.opts.Store.ActiveRevision(ctx)
 	if err != nil || !ok {
@@ -154,16 +165,56 @@ func (s *Syncer) Restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	base := ""
-	if tree, err := s.opts.Source.Open(ctx, Head{Key: rev.ID}); err == nil && tree.ID == rev.ID {
-		base = tree.Base
-	}
-	s.setActive(&Active{Config: cfg, Revision: rev, Base: base}, len(objs))
+	s.setActive(&Active{Config: cfg, Revision: rev, Base: s.restoredRoot(ctx, rev)}, len(objs))
+	s.log.Info("restored the last good config revision", "revision", rev.ID)
 	return nil
+}
+
+// restoredRoot is the root of a revision restored from the state. A
+// directory source's root is its directory whatever it holds now (the
+// files may have changed or be broken, or the directory may be missing
+// until it comes back); a git source opens the revision's own checkout,
+// from the cache when it is gone.
+func (s *Syncer) restoredRoot(ctx context.Context, rev state.Revision) string {
+	if d, ok := s.opts.Source.(*DirSource); ok {
+		return d.Dir
+	}
+	tree, err := s.opts.Source.Open(ctx, Head{Key: rev.ID})
+	if err != nil || tree.ID != rev.ID {
+		s.log.Warn("the checkout of the restored config revision cannot be opened; relative repository paths will not resolve until a revision is applied",
+			"revision", rev.ID, "err", err)
+		return ""
+	}
+	return tree.Base
 }
 
 // Active returns the configuration in force, nil before the first one.
 func (s *Syncer) Active() *Active { return s.active.Load() }
+
+// Snapshot returns the configuration in force, its revision and its root
+// as one value (a zero Snapshot before the first revision).
+func (s *Syncer) Snapshot() config.Snapshot {
+	a := s.active.Load()
+	if a == nil {
+		return config.Snapshot{}
+	}
+	return a.Snapshot()
+}
+
+// Snapshot returns a as a config.Snapshot.
+func (a *Active) Snapshot() config.Snapshot {
+	return config.Snapshot{Config: a.Config, Revision: a.Revision.ID, Root: a.Base}
+}
+
+// Subscribe calls fn after each revision becomes active (restored at
+// start or applied by a pass), with its snapshot, until cancel is called.
+// When a revision is active already, fn is called with it before
+// Subscribe returns, so a late subscriber misses nothing. fn runs on the
+// goroutine that activated the revision and must not block; calls to one
+// subscriber never overlap.
+func (s *Syncer) Subscribe(fn func(config.Snapshot)) (cancel func()) {
+	return s.subs.add(fn, s.active.Load)
+}
 
 // Kick asks for a sync pass now (a config-repo webhook, an API call).
 func (s *Syncer) Kick() {
@@ -255,7 +306,11 @@ func (s *Syncer) pass(ctx context.Context) {
 	case errors.Is(err, ErrInvalid):
 		// Logged with every message by Sync.
 	case err != nil && ctx.Err() == nil:
-		s.log.Error("config sync failed; the active revision stays", "source", s.opts.Source.String(), "err", err)
+		if a := s.Active(); a != nil {
+			s.log.Error("config sync failed; the active revision stays", "source", s.opts.Source.String(), "revision", a.Revision.ID, "err", err)
+		} else {
+			s.log.Error("config sync failed; no revision is active yet", "source", s.opts.Source.String(), "err", err)
+		}
 	case err == nil && !res.Unchanged:
 		s.log.Info("config revision applied", "revision", res.Revision.ID, "changes", len(res.Changes))
 		logPrunedProjects(s.log, res.Changes)
@@ -289,8 +344,10 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	head, err := s.opts.Source.Head(ctx)
 	if err != nil {
 		s.metrics.syncs.WithLabelValues("error").Inc()
+		s.metrics.sourceUp.Set(0)
 		return Result{}, fmt.Errorf("read config source %s: %w", s.opts.Source, err)
 	}
+	s.metrics.sourceUp.Set(1)
 	if head.Key == s.last && s.Active() != nil {
 		s.metrics.syncs.WithLabelValues("unchanged").Inc()
 		s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
@@ -364,9 +421,6 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
 	s.metrics.lastValid.Set(1)
 	s.rejected.Store(false)
-	if s.opts.OnApply != nil {
-		s.opts.OnApply(cfg)
-	}
 	return Result{Revision: rev, Changes: changes}, nil
 }
 
@@ -380,8 +434,9 @@ func (s *Syncer) backToActive(id string) {
 	}
 }
 
+// setActive makes a the configuration in force and tells the subscribers.
 func (s *Syncer) setActive(a *Active, objects int) {
-	s.active.Store(a)
+	s.subs.publish(a, func() { s.active.Store(a) })
 	s.metrics.revision.Reset()
 	s.metrics.revision.WithLabelValues(a.Revision.ID).Set(1)
 	s.metrics.objects.Set(float64(objects))

@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 // runSyncer starts Run on a directory source and stops it at the end of
 // the test.
 func runSyncer(t *testing.T, dir string, poll time.Duration) *Syncer {
 	t.Helper()
-	s := New(Options{Source: &DirSource{Dir: dir}, Store: openStore(t), Debounce: 20 * time.Millisecond, Poll: poll})
+	s := mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: openStore(t), Debounce: 20 * time.Millisecond, Poll: poll})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -28,7 +30,7 @@ func runSyncer(t *testing.T, dir string, poll time.Duration) *Syncer {
 			t.Error("Run did not return after cancel")
 		}
 	})
-	waitFor(t, "first revision", func() bool { return s.Active() != nil })
+	testenv.WaitFor(t, "first revision", 0, func() bool { return s.Active() != nil })
 	return s
 }
 
@@ -70,13 +72,13 @@ func TestRunWatchesReplacedDirectory(t *testing.T) {
 			next := filepath.Join(parent, "config.new")
 			writeFiles(t, next, map[string]string{"demo.yaml": demoYAML, "sub/two.yaml": "project: two\n"})
 			tt.replace(t, dir, next)
-			waitFor(t, "the replaced directory to be applied", hasProject(s, "two"))
+			testenv.WaitFor(t, "the replaced directory to be applied", 0, hasProject(s, "two"))
 
 			// The point: the new directory is watched, its edits apply.
 			writeFiles(t, dir, map[string]string{"three.yaml": "project: three\n"})
-			waitFor(t, "an edit in the new directory to be applied", hasProject(s, "three"))
+			testenv.WaitFor(t, "an edit in the new directory to be applied", 0, hasProject(s, "three"))
 			writeFiles(t, dir, map[string]string{"sub/deeper/four.yaml": "project: four\n"})
-			waitFor(t, "an edit in a new subdirectory to be applied", hasProject(s, "four"))
+			testenv.WaitFor(t, "an edit in a new subdirectory to be applied", 0, hasProject(s, "four"))
 		})
 	}
 }
@@ -93,9 +95,9 @@ func TestRunWatchesSwappedSymlink(t *testing.T) {
 
 	must(t, os.Symlink("r2", link+".tmp"))
 	must(t, os.Rename(link+".tmp", link))
-	waitFor(t, "the new release to be applied", hasProject(s, "two"))
+	testenv.WaitFor(t, "the new release to be applied", 0, hasProject(s, "two"))
 	writeFiles(t, filepath.Join(parent, "r2"), map[string]string{"three.yaml": "project: three\n"})
-	waitFor(t, "an edit in the new release to be applied", hasProject(s, "three"))
+	testenv.WaitFor(t, "an edit in the new release to be applied", 0, hasProject(s, "three"))
 }
 
 // TestDirWatchCheckRewatches: with the watch lost (the directory removed
@@ -113,7 +115,7 @@ func TestDirWatchCheckRewatches(t *testing.T) {
 	// Lose the parent watch, as when the parent could not be watched.
 	must(t, dw.w.Remove(parent))
 	must(t, os.RemoveAll(dir))
-	waitFor(t, "the watch of the removed directory to be dropped", func() bool {
+	testenv.WaitFor(t, "the watch of the removed directory to be dropped", 0, func() bool {
 		select {
 		case <-dw.w.Events:
 		default:
@@ -163,7 +165,7 @@ func TestRunPollsDirectoryFallback(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "config")
 	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML})
-	s := New(Options{Source: &DirSource{Dir: dir}, Store: openStore(t), Debounce: 20 * time.Millisecond, Poll: 200 * time.Millisecond})
+	s := mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: openStore(t), Debounce: 20 * time.Millisecond, Poll: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dw, err := newDirWatch(dir, slog.New(slog.DiscardHandler))
@@ -178,13 +180,13 @@ func TestRunPollsDirectoryFallback(t *testing.T) {
 		}
 	}()
 	defer func() { cancel(); <-done; dw.Close() }()
-	waitFor(t, "first revision", func() bool { return s.Active() != nil })
+	testenv.WaitFor(t, "first revision", 0, func() bool { return s.Active() != nil })
 
 	must(t, os.RemoveAll(dir))
 	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML, "two.yaml": "project: two\n"})
-	waitFor(t, "the poll to apply the replaced directory", hasProject(s, "two"))
+	testenv.WaitFor(t, "the poll to apply the replaced directory", 0, hasProject(s, "two"))
 	// And the poll set the watch up again.
-	waitFor(t, "the watch to be set up again", func() bool { return slices.Contains(dw.w.WatchList(), dir) })
+	testenv.WaitFor(t, "the watch to be set up again", 0, func() bool { return slices.Contains(dw.w.WatchList(), dir) })
 }
 
 func must(t *testing.T, err error) {
