@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // testStore is a real BoltDB state in a test directory, with the helpers
@@ -94,7 +95,7 @@ func newTask(project, template, commit string, status state.TaskStatus) state.Ta
 
 // setTrigger sets what created t ("push", "pull_request", ...); the one
 // place that knows the trigger's shape.
-func setTrigger(t *state.Task, typ string) { t.Trigger = typ }
+func setTrigger(t *state.Task, typ string) { t.Trigger.Type = task.TriggerType(typ) }
 
 // lifecycle drives a new task of web/deploy at commit through queued,
 // running (with an ansible recap in its log) and end; it returns its id.

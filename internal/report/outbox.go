@@ -37,4 +37,4 @@ type Tasks interface {
 }
 
 // triggerType is the type of what created t ("push", "pull_request", ...).
-func triggerType(t state.Task) string { return t.Trigger }
+func triggerType(t state.Task) string { return string(t.Trigger.Type) }

@@ -52,7 +52,7 @@ func (r *recorder) MustRegister(cs ...prometheus.Collector) {
 
 type staticConfig struct{ c *config.Config }
 
-func (s staticConfig) Active() *config.Config { return s.c }
+func (s staticConfig) Snapshot() config.Snapshot { return config.Snapshot{Config: s.c} }
 
 // daemonRegistry builds the registry the way serve.go does, with every
 // subsystem that registers metrics: Go and process collectors, build info,
@@ -75,8 +75,13 @@ func daemonRegistry(t testing.TB, templates int) (*prometheus.Registry, *state.S
 	t.Cleanup(func() { store.Close() })
 	cfg := &config.Config{Projects: map[string]*config.Project{}}
 	rec := &recorder{Registerer: reg}
-	engine := exec.New(exec.Options{Store: store, Config: staticConfig{cfg}, WorkDir: t.TempDir(), Registerer: rec})
-	sync.New(sync.Options{Store: store, Registerer: reg})
+	engine, err := exec.New(exec.Options{Store: store, Config: staticConfig{cfg}, WorkDir: t.TempDir(), Registerer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sync.New(sync.Options{Store: store, Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := api.New(api.Options{Engine: engine, Store: store, Config: staticConfig{cfg}, AdminToken: "x", Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +276,10 @@ func TestLinkOpensNoAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{Projects: map[string]*config.Project{"web": {Name: "web"}}}
-	engine := exec.New(exec.Options{Store: store, Config: staticConfig{cfg}, WorkDir: t.TempDir()})
+	engine, err := exec.New(exec.Options{Store: store, Config: staticConfig{cfg}, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := api.New(api.Options{Engine: engine, Store: store, Config: staticConfig{cfg}, AdminToken: "admin-token"})
 	if err != nil {
 		t.Fatal(err)

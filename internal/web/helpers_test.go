@@ -16,6 +16,7 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/link"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // storeFollower follows logs in a real store the way exec.Engine.FollowLog
@@ -95,7 +96,9 @@ func (tokenAuth) Authorize(r *http.Request, project string) (int, error) {
 
 // setTrigger sets what created t and who; the one place in these tests
 // that knows the trigger's shape.
-func setTrigger(t *state.Task, typ, actor string) { t.Trigger, t.TriggeredBy = typ, actor }
+func setTrigger(t *state.Task, typ, actor string) {
+	t.Trigger.Type, t.Trigger.Actor = task.TriggerType(typ), actor
+}
 
 type rig struct {
 	store  *state.Store

@@ -154,9 +154,12 @@ func renderPage(w io.Writer, t state.Task, lines []state.LogLine, query, commit 
 		Log:     template.HTML(logHTML.String()), Query: query, Terminal: t.Status.Terminal(),
 		CSS: template.CSS(colourCSS),
 	}
-	d.Trigger = t.Trigger
-	if t.TriggeredBy != "" {
-		d.Trigger += " by " + t.TriggeredBy
+	d.Trigger = string(t.Trigger.Type)
+	if t.Trigger.PR != 0 {
+		d.Trigger += fmt.Sprintf(" #%d", t.Trigger.PR)
+	}
+	if t.Trigger.Actor != "" {
+		d.Trigger += " by " + t.Trigger.Actor
 	}
 	d.Short = t.Commit
 	if len(d.Short) > 12 {
