@@ -69,9 +69,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if *publicURL == "" {
-		*publicURL = "http://" + *listen
-	}
 	// Processes a job detaches from its process group are reparented to the
 	// daemon, which reaps and ends them with their task.
 	if err := runner.BecomeSubreaper(); err != nil {
@@ -83,6 +80,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if *publicURL == "" {
+		// The bound address: with port 0 the kernel chose it, and links
+		// in commit statuses must work.
+		*publicURL = "http://" + ln.Addr().String()
 	}
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
