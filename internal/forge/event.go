@@ -57,6 +57,10 @@ type Push struct {
 	Tag    string `json:"tag,omitempty"`
 	Before string `json:"before"`
 	After  string `json:"after"`
+	// Commit is the commit to run at: the pushed commit (for an annotated
+	// tag, the commit it points at when the forge says: GitHub's
+	// head_commit, GitLab's checkout_sha), else After. Empty on deletion.
+	Commit string `json:"commit,omitempty"`
 	// Created and Deleted say the ref appeared or went away.
 	Created bool `json:"created,omitempty"`
 	Deleted bool `json:"deleted,omitempty"`

@@ -32,10 +32,13 @@ func parseGitHub(name string, body []byte) (Event, error) {
 		Created    bool          `json:"created"`
 		Deleted    bool          `json:"deleted"`
 		Commits    []commitFiles `json:"commits"`
-		Repository *ghRepo       `json:"repository"`
-		Sender     *ghUser       `json:"sender"`
-		Action     string        `json:"action"`
-		Number     int           `json:"number"`
+		HeadCommit *struct {
+			ID string `json:"id"`
+		} `json:"head_commit"`
+		Repository *ghRepo `json:"repository"`
+		Sender     *ghUser `json:"sender"`
+		Action     string  `json:"action"`
+		Number     int     `json:"number"`
 		PR         *struct {
 			Number int    `json:"number"`
 			Draft  bool   `json:"draft"`
@@ -77,6 +80,11 @@ func parseGitHub(name string, body []byte) (Event, error) {
 		push := newPush(p.Ref, p.Before, p.After)
 		push.Created = push.Created || p.Created
 		push.Deleted = push.Deleted || p.Deleted
+		if push.Deleted {
+			push.Commit = ""
+		} else if p.HeadCommit != nil && p.HeadCommit.ID != "" {
+			push.Commit = p.HeadCommit.ID
+		}
 		fl := newFileLists()
 		for _, c := range p.Commits {
 			fl.add(c)

@@ -20,6 +20,7 @@ func parseGitLab(name string, body []byte) (Event, error) {
 		Ref               string        `json:"ref"`
 		Before            string        `json:"before"`
 		After             string        `json:"after"`
+		CheckoutSHA       string        `json:"checkout_sha"`
 		UserUsername      string        `json:"user_username"`
 		Commits           []commitFiles `json:"commits"`
 		TotalCommitsCount *int          `json:"total_commits_count"`
@@ -80,6 +81,9 @@ func parseGitLab(name string, body []byte) (Event, error) {
 			}
 		}
 		push := newPush(p.Ref, p.Before, p.After)
+		if !push.Deleted && p.CheckoutSHA != "" {
+			push.Commit = p.CheckoutSHA
+		}
 		fl := newFileLists()
 		for _, c := range p.Commits {
 			fl.add(c)

@@ -148,6 +148,9 @@ func newPush(ref, before, after string) *Push {
 	p.Branch, p.Tag = splitRef(ref)
 	p.Created = isZero(before)
 	p.Deleted = isZero(after)
+	if !p.Deleted {
+		p.Commit = after
+	}
 	return p
 }
 
