@@ -181,6 +181,10 @@ func planPush(p *Plan, cfg *config.Config, r Repo, ev forge.Event, deliveryID st
 		} else {
 			branches := pt.Branches
 			if len(branches) == 0 {
+				if len(pt.Tags) > 0 {
+					// A trigger that names only tags runs on tags only.
+					continue
+				}
 				branches = []string{r.Repo.Branch}
 			}
 			if !matchAny(branches, push.Branch) {
