@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"errors"
 	"time"
 
 	"github.com/semaphored/semaphored/internal/config"
@@ -93,3 +94,6 @@ type Snapshot struct {
 	Revision string
 	Root     string
 }
+
+// ErrNotFound is the store's not-found error (state.ErrNotFound).
+var ErrNotFound = errors.New("not found")
