@@ -373,10 +373,10 @@ type ScheduleTrigger struct {
 	Timezone string `yaml:"timezone" json:"timezone,omitempty"`
 	// Overlap is skip (default: a slot whose previous task still waits or
 	// runs is recorded as skipped) or queue.
-	Overlap Overlap `yaml:"overlap" json:"overlap"`
+	Overlap Overlap `yaml:"overlap" json:"overlap,omitempty"`
 	// CatchUp is none (default) or last: run the last slot missed while the
 	// daemon was down, once.
-	CatchUp CatchUp `yaml:"catch_up" json:"catch_up"`
+	CatchUp CatchUp `yaml:"catch_up" json:"catch_up,omitempty"`
 }
 
 // Schedule runs a template on cron with optional overrides.
@@ -391,10 +391,10 @@ type Schedule struct {
 	Active *bool `yaml:"active" json:"active"`
 	// Overlap is skip (default: a slot whose previous task still waits or
 	// runs is recorded as skipped) or queue.
-	Overlap Overlap `yaml:"overlap" json:"overlap"`
+	Overlap Overlap `yaml:"overlap" json:"overlap,omitempty"`
 	// CatchUp is none (default) or last: run the last slot missed while the
 	// daemon was down, once.
-	CatchUp CatchUp `yaml:"catch_up" json:"catch_up"`
+	CatchUp CatchUp `yaml:"catch_up" json:"catch_up,omitempty"`
 
 	Pos Pos `yaml:"-" json:"-"`
 }
