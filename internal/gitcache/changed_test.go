@@ -58,6 +58,21 @@ func TestChangedPaths(t *testing.T) {
 			t.Errorf("got %v, %v", got, err)
 		}
 	})
+	t.Run("pull request head from a fork", func(t *testing.T) {
+		// A commit on no branch, published as GitHub publishes a fork's head.
+		testenv.Git(t, s.dir, "checkout", "--quiet", "--detach", first)
+		forkHead := testenv.GitCommit(t, s.dir, map[string]string{"fork.txt": "from a fork"}, "fork")
+		testenv.Git(t, s.dir, "update-ref", "refs/pull/7/head", forkHead)
+		testenv.Git(t, s.dir, "checkout", "--quiet", "main")
+		got, err := c.ChangedPaths(ctx, s.url, gitcache.Auth{}, "main", forkHead)
+		if err != nil || !slices.Equal(got, []string{"fork.txt"}) {
+			t.Errorf("got %v, %v", got, err)
+		}
+		dst := t.TempDir() + "/co"
+		if _, err := c.Checkout(ctx, s.url, gitcache.Auth{}, forkHead, "", dst); err != nil {
+			t.Errorf("checkout of the fork head: %v", err)
+		}
+	})
 	t.Run("unknown commit", func(t *testing.T) {
 		_, err := c.ChangedPaths(ctx, s.url, gitcache.Auth{}, first, strings.Repeat("ab", 20))
 		if !errors.Is(err, gitcache.ErrNotFound) {
