@@ -31,9 +31,10 @@ type Store interface {
 }
 
 // Queue takes tasks created in the store into the run queue
-// ((*exec.Engine).Adopt).
+// ((*exec.Engine).Adopt); after shutdown began it returns an error and the
+// tasks stay waiting for the next start.
 type Queue interface {
-	Adopt(tasks ...trigger.Task)
+	Adopt(tasks ...trigger.Task) error
 }
 
 // Options configure New.
@@ -404,7 +405,9 @@ func (s *Scheduler) fire(ctx context.Context, e *entry, slot time.Time, caughtUp
 	if len(created) > 0 {
 		log.Info("schedule fired", "task", created[0].ID)
 		if s.queue != nil {
-			s.queue.Adopt(created...)
+			if err := s.queue.Adopt(created...); err != nil {
+				log.Warn("schedule task recorded but not queued now; it runs after the next start", "err", err)
+			}
 		}
 	} else {
 		log.Info("schedule slot skipped", "note", d.Note)

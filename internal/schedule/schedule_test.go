@@ -53,12 +53,13 @@ type queue struct {
 	ids []uint64
 }
 
-func (q *queue) Adopt(ts ...trigger.Task) {
+func (q *queue) Adopt(ts ...trigger.Task) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, t := range ts {
 		q.ids = append(q.ids, t.ID)
 	}
+	return nil
 }
 
 // clockAt returns a clock that reads at when the bubble starts and moves

@@ -42,13 +42,14 @@ type timedEngine struct {
 	adopted map[string]time.Time // delivery id -> when adopted
 }
 
-func (e *timedEngine) Adopt(ts ...trigger.Task) {
+func (e *timedEngine) Adopt(ts ...trigger.Task) error {
 	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, t := range ts {
 		e.adopted[t.Trigger.DeliveryID] = now
 	}
+	return nil
 }
 
 func (e *timedEngine) Stop(_ context.Context, id uint64) (trigger.Task, error) {

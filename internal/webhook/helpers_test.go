@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -58,12 +59,15 @@ type engine struct {
 	stopped []uint64
 }
 
-func (e *engine) Adopt(ts ...trigger.Task) {
+func (e *engine) Adopt(ts ...trigger.Task) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, t := range ts {
-		e.adopted = append(e.adopted, t.ID)
+		if !slices.Contains(e.adopted, t.ID) {
+			e.adopted = append(e.adopted, t.ID)
+		}
 	}
+	return nil
 }
 
 func (e *engine) Stop(_ context.Context, id uint64) (trigger.Task, error) {

@@ -106,7 +106,7 @@ func (r *Receiver) acceptCall(ctx context.Context, project, name, template, call
 	}
 	r.m.tasks(got)
 	if len(got) > 0 {
-		r.engine.Adopt(got...)
+		r.adopt(got)
 		a.Status = "created"
 		return http.StatusCreated, a
 	}

@@ -31,9 +31,10 @@ type Store interface {
 }
 
 // Engine queues the tasks the store created and stops obsolete ones
-// (*exec.Engine).
+// (*exec.Engine). Adopt ignores tasks it knows; after shutdown began it
+// returns an error and the tasks stay waiting for the next start.
 type Engine interface {
-	Adopt(tasks ...trigger.Task)
+	Adopt(tasks ...trigger.Task) error
 	Stop(ctx context.Context, id uint64) (trigger.Task, error)
 }
 
@@ -378,9 +379,7 @@ func (r *Receiver) accept(ctx context.Context, snap trigger.Snapshot, c trigger.
 	}
 	r.log.Info("webhook accepted", "forge", ev.Forge, "delivery", id, "event", ev.Name, "repository", ev.Repo, "tasks", len(got), "pending", len(pending))
 	r.m.tasks(got)
-	if len(got) > 0 {
-		r.engine.Adopt(got...)
-	}
+	r.adopt(got)
 	if plan.Sync && r.sync != nil {
 		r.sync.Kick()
 	}
@@ -398,6 +397,17 @@ func (r *Receiver) accept(ctx context.Context, snap trigger.Snapshot, c trigger.
 	}
 	a.Status = "nothing"
 	return http.StatusOK, a
+}
+
+// adopt queues recorded tasks; a failure leaves them waiting in the state,
+// where the engine finds them at its next start.
+func (r *Receiver) adopt(ts []trigger.Task) {
+	if len(ts) == 0 {
+		return
+	}
+	if err := r.engine.Adopt(ts...); err != nil {
+		r.log.Warn("tasks recorded but not queued now; they run after the next start", "err", err)
+	}
 }
 
 // enqueue hands a job to the worker without blocking the answer; a full
@@ -543,10 +553,7 @@ func (r *Receiver) finish(ctx context.Context, source, id string, tasks []trigge
 		return nil
 	}
 	r.m.tasks(tasks)
-	if len(got) > 0 {
-		// Adopt ignores the tasks it knows already.
-		r.engine.Adopt(got...)
-	}
+	r.adopt(got)
 	return got
 }
 
