@@ -117,7 +117,7 @@ Usage:
   semaphored tasks [--project P] [--template T] [--status S]              list tasks
   semaphored logs ID [-f]                                                 print or follow a task's log
   semaphored stop ID | confirm ID | reject ID                             control a task
-  semaphored events [-f] [--type T] [--project P] [--source S]           what webhooks, schedules and integrations did
+  semaphored events [-f] [--type T] [--project P] [--source S]            what webhooks, schedules and integrations did
   semaphored version                                                      print the version
 
 Every flag also reads an environment variable: --data <-> SEMAPHORED_DATA, and so on.
