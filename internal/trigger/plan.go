@@ -240,11 +240,9 @@ func planPR(p *Plan, cfg *config.Config, r Repo, ev forge.Event, deliveryID stri
 	source := string(ev.Forge)
 	templates := templatesOf(cfg, r)
 	if pr.Action == forge.PRClosed {
-		n := 0
 		for _, t := range templates {
 			if t.Triggers.PullRequest != nil {
 				p.Stops = append(p.Stops, Stop{Project: r.Project, Template: t.Name, Source: source, PR: pr.Number, WaitingOnly: true})
-				n++
 			}
 		}
 		p.Reasons = append(p.Reasons, fmt.Sprintf("pull request #%d closed: its waiting checks are stopped", pr.Number))

@@ -220,7 +220,7 @@ func maxBody(cfg *config.Config) int64 {
 }
 
 // eventLabel maps a forge event name to a bounded metric label.
-func eventLabel(t forge.Type, name string) string {
+func eventLabel(name string) string {
 	switch {
 	case name == "push" || name == "Push Hook" || name == "Tag Push Hook":
 		return "push"
@@ -276,7 +276,7 @@ func (r *Receiver) serveForge(w http.ResponseWriter, req *http.Request, t forge.
 	start := r.now()
 	source := string(t)
 	name := req.Header.Get(forge.EventHeader(t))
-	label := eventLabel(t, name)
+	label := eventLabel(name)
 	result := "error"
 	defer func() { r.m.observe(source, label, result, r.now().Sub(start)) }()
 	if req.Method != http.MethodPost {
