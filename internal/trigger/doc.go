@@ -14,8 +14,10 @@
 //   - push: a branch push runs each template of the repository whose push
 //     trigger's branches match (default: the repository's branch) and whose
 //     paths match the changed paths (union over the commits; a payload that
-//     lists too few commits defers to a diff before..after); a tag push runs
-//     only templates with matching tags globs; a deleted ref runs nothing.
+//     lists too few commits defers to a diff before...after; a new branch
+//     is diffed against the repository's branch); a tag push runs only
+//     templates with matching tags globs, and a trigger that names tags but
+//     no branches runs on tags only; a deleted ref runs nothing.
 //   - pull request: opened, new commits, reopened or ready for review runs
 //     each template whose pull_request trigger matches the base branch and
 //     the paths changed by base...head (always a diff), at the head commit
