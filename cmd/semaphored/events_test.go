@@ -15,6 +15,7 @@ import (
 	"github.com/semaphored/semaphored/internal/api/apitest"
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 func TestCmdEvents(t *testing.T) {
@@ -64,7 +65,7 @@ func TestCmdEvents(t *testing.T) {
 
 	// -f prints what comes later, until interrupted.
 	ctx, cancel := context.WithCancel(context.Background())
-	var buf syncBuffer
+	var buf testenv.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"events", "-f", "--interval", "10ms", "--type", "config", "--server", srv.URL, "--token", cliToken}, &buf, &buf)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/trigger"
-	"github.com/semaphored/semaphored/internal/trigger/triggertest"
+	"github.com/semaphored/semaphored/internal/state"
 )
 
 // writeConfig writes a config tree with one project "p", two bash
@@ -70,7 +70,7 @@ func clockAt(at time.Time) func() time.Time {
 }
 
 type harness struct {
-	store  *triggertest.Store
+	store  *realStore
 	queue  *queue
 	sched  *Scheduler
 	reg    *prometheus.Registry
@@ -78,7 +78,7 @@ type harness struct {
 	done   chan error
 }
 
-func start(t *testing.T, store *triggertest.Store, now func() time.Time, cfg *config.Config) *harness {
+func start(t *testing.T, store *realStore, now func() time.Time, cfg *config.Config) *harness {
 	t.Helper()
 	h := &harness{store: store, queue: &queue{}, reg: prometheus.NewRegistry(), done: make(chan error, 1)}
 	var err error
@@ -101,15 +101,38 @@ func (h *harness) stop(t *testing.T) {
 	}
 }
 
-// fired lists "KEY@SLOT" of every recorded slot, and whether it made a task.
-func fired(s *triggertest.Store) []string {
+// realStore is a real BoltDB state; open it inside the bubble and close
+// it before the bubble ends.
+type realStore struct {
+	*state.Store
+	t *testing.T
+}
+
+func openStore(t *testing.T, dir string) *realStore {
+	t.Helper()
+	s, err := state.Open(filepath.Join(dir, "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &realStore{Store: s, t: t}
+}
+
+// tasks lists every task, by id.
+func (s *realStore) tasks() []state.Task {
+	s.t.Helper()
+	ts, err := s.Tasks(context.Background(), state.TaskFilter{}, 0, 0)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	slices.SortFunc(ts, func(a, b state.Task) int { return int(a.ID) - int(b.ID) })
+	return ts
+}
+
+// fired lists the slot ("KEY@SLOT") of every task schedules created.
+func fired(s *realStore) []string {
 	var out []string
-	for _, d := range s.Deliveries() {
-		mark := ""
-		if len(d.TaskIDs) == 0 {
-			mark = " skipped"
-		}
-		out = append(out, d.ID+mark)
+	for _, t := range s.tasks() {
+		out = append(out, t.Trigger.DeliveryID)
 	}
 	return out
 }
@@ -120,7 +143,8 @@ func TestSchedulerTwoTimezonesAcrossDST(t *testing.T) {
   newyork: {cron: "30 1 * * *", timezone: America/New_York, template: a, overlap: queue, vars: {x: 1}}
   off: {cron: "* * * * *", template: a, active: false}
 `)
-		store := triggertest.NewStore()
+		store := openStore(t, t.TempDir())
+		defer store.Close()
 		now := clockAt(time.Date(2026, 10, 24, 12, 0, 0, 0, time.UTC))
 		h := start(t, store, now, cfg)
 		time.Sleep(10 * 24 * time.Hour)
@@ -154,7 +178,7 @@ func TestSchedulerTwoTimezonesAcrossDST(t *testing.T) {
 		if len(kolkata) != 10 {
 			t.Errorf("template trigger in Asia/Kolkata: got %d fires, want 10: %v", len(kolkata), kolkata)
 		}
-		tasks := store.Tasks()
+		tasks := store.tasks()
 		if len(tasks) != 30 || len(h.queue.ids) != 30 {
 			t.Fatalf("got %d tasks, %d adopted, want 30", len(tasks), len(h.queue.ids))
 		}
@@ -177,7 +201,8 @@ func TestSchedulerRestartAndReload(t *testing.T) {
 		cfg := writeConfig(t, `  every: {cron: "@every 30s", template: a, overlap: queue}
   hourly: {cron: "@hourly", template: a, overlap: queue}
 `)
-		store := triggertest.NewStore()
+		store := openStore(t, t.TempDir())
+		defer store.Close()
 		now := clockAt(time.Date(2026, 12, 1, 10, 59, 50, 0, time.UTC))
 		h := start(t, store, now, cfg)
 		time.Sleep(65 * time.Second)
@@ -220,21 +245,24 @@ func TestSchedulerOverlapSkip(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := writeConfig(t, `  often: {cron: "*/10 * * * *", template: a}
 `)
-		store := triggertest.NewStore()
+		store := openStore(t, t.TempDir())
+		defer store.Close()
 		now := clockAt(time.Date(2026, 12, 1, 10, 5, 0, 0, time.UTC))
 		h := start(t, store, now, cfg)
 		time.Sleep(21 * time.Minute) // 10:10 fires, 10:20 is skipped: the task still waits
 		synctest.Wait()
-		store.SetStatus(1, "success")
+		if _, err := store.UpdateTask(context.Background(), 1, func(t *state.Task) error { t.Status = state.StatusSuccess; return nil }); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(10 * time.Minute) // 10:30 fires again
 		synctest.Wait()
 		h.stop(t)
-		want := []string{"p/often@2026-12-01T10:10:00Z", "p/often@2026-12-01T10:20:00Z skipped", "p/often@2026-12-01T10:30:00Z"}
+		want := []string{"p/often@2026-12-01T10:10:00Z", "p/often@2026-12-01T10:30:00Z"}
 		if got := fired(store); !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}
-		d, _, _ := store.Delivery(context.Background(), Source, "p/often@2026-12-01T10:20:00Z")
-		if !strings.Contains(d.Note, "skipped: task 1 is still waiting") {
+		d, skipped, err := store.Delivery(context.Background(), Source, "p/often@2026-12-01T10:20:00Z")
+		if err != nil || len(skipped) != 0 || !strings.Contains(d.Note, "skipped: task 1 is still waiting") {
 			t.Errorf("skip note %q", d.Note)
 		}
 		if got := counterValue(t, h.sched.m.fires.WithLabelValues("skipped")); got != 1 {
@@ -248,7 +276,8 @@ func TestSchedulerCatchUp(t *testing.T) {
 		cfg := writeConfig(t, `  last: {cron: "0 * * * *", template: a, overlap: queue, catch_up: last}
   none: {cron: "0 * * * *", template: a, overlap: queue}
 `)
-		store := triggertest.NewStore()
+		store := openStore(t, t.TempDir())
+		defer store.Close()
 		base := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 		h := start(t, store, clockAt(base), cfg)
 		time.Sleep(time.Hour) // 10:00 fires for both
@@ -263,7 +292,8 @@ func TestSchedulerCatchUp(t *testing.T) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 		// A schedule that never fired before does not catch up at once.
-		fresh := triggertest.NewStore()
+		fresh := openStore(t, t.TempDir())
+		defer fresh.Close()
 		h = start(t, fresh, clockAt(base), cfg)
 		synctest.Wait()
 		h.stop(t)

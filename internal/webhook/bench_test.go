@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/trigger"
-	"github.com/semaphored/semaphored/internal/trigger/triggertest"
 )
 
-// benchStore opens the store the benchmarks record into.
+// benchStore opens the real BoltDB state the benchmarks record into.
 func benchStore(b *testing.B) (Store, func()) {
-	return triggertest.NewStore(), func() {}
+	s := openStore(b, "")
+	return s, func() {}
 }
 
 // BenchmarkWebhookAck sends signed GitHub pushes at 500 requests/s (open

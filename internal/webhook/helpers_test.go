@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,7 +22,7 @@ import (
 	"github.com/semaphored/semaphored/internal/forge"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/trigger"
-	"github.com/semaphored/semaphored/internal/trigger/triggertest"
+	"github.com/semaphored/semaphored/internal/state"
 )
 
 const fixtures = "/work/shared/fixtures/webhooks"
@@ -50,10 +51,61 @@ func (s *snapshots) Snapshot() trigger.Snapshot {
 	return trigger.Snapshot{Config: s.cfg, Revision: "r1"}
 }
 
+// realStore is a real BoltDB state in a temporary directory, with the
+// lookups the tests make.
+type realStore struct {
+	*state.Store
+	t testing.TB
+}
+
+// openStore opens the state at path (a new temporary file when empty),
+// closed when the test ends unless the test closes it first.
+func openStore(t testing.TB, path string) *realStore {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "state.db")
+	}
+	s, err := state.Open(path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &realStore{Store: s, t: t}
+}
+
+// allTasks lists every task, by id.
+func (s *realStore) allTasks() []state.Task {
+	s.t.Helper()
+	ts, err := s.Tasks(context.Background(), state.TaskFilter{}, 0, 0)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	slices.SortFunc(ts, func(a, b state.Task) int { return int(a.ID) - int(b.ID) })
+	return ts
+}
+
+// setStatus sets a task's status, as the engine would.
+func (s *realStore) setStatus(id uint64, st state.TaskStatus) {
+	s.t.Helper()
+	if _, err := s.UpdateTask(context.Background(), id, func(t *state.Task) error { t.Status = st; return nil }); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// has reports whether a delivery is recorded.
+func (s *realStore) has(source, id string) bool {
+	s.t.Helper()
+	_, _, err := s.Delivery(context.Background(), source, id)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		s.t.Fatal(err)
+	}
+	return err == nil
+}
+
 // engine records what the receiver asks of the engine and marks stopped
 // tasks in the store, as the engine does.
 type engine struct {
-	store   *triggertest.Store
+	store   *realStore
 	mu      sync.Mutex
 	adopted []uint64
 	stopped []uint64
@@ -74,7 +126,7 @@ func (e *engine) Stop(_ context.Context, id uint64) (trigger.Task, error) {
 	e.mu.Lock()
 	e.stopped = append(e.stopped, id)
 	e.mu.Unlock()
-	e.store.SetStatus(id, "stopped")
+	e.store.setStatus(id, state.StatusStopped)
 	return trigger.Task{ID: id}, nil
 }
 
@@ -90,7 +142,7 @@ func (k *kicker) Kick() { k.n++ }
 
 type harness struct {
 	t      *testing.T
-	store  *triggertest.Store
+	store  *realStore
 	engine *engine
 	kick   *kicker
 	recv   *Receiver
@@ -124,10 +176,10 @@ func loadConfig(t testing.TB, files map[string]string) *config.Config {
 	return cfg
 }
 
-func newHarness(t *testing.T, cfg *config.Config, store *triggertest.Store) *harness {
+func newHarness(t *testing.T, cfg *config.Config, store *realStore) *harness {
 	t.Helper()
 	if store == nil {
-		store = triggertest.NewStore()
+		store = openStore(t, "")
 	}
 	h := &harness{t: t, store: store, engine: &engine{store: store}, kick: &kicker{}, reg: prometheus.NewRegistry()}
 	var err error

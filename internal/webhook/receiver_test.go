@@ -14,7 +14,6 @@ import (
 
 	"github.com/semaphored/semaphored/internal/forge"
 	"github.com/semaphored/semaphored/internal/trigger"
-	"github.com/semaphored/semaphored/internal/trigger/triggertest"
 )
 
 const webConfig = `project: web
@@ -100,8 +99,16 @@ func TestForgeAuthFailures(t *testing.T) {
 			}
 		})
 	}
-	if d := h.store.Deliveries(); len(d) != 0 {
-		t.Errorf("refused requests recorded %d deliveries", len(d))
+	for _, tt := range tests {
+		source := strings.TrimPrefix(tt.path, "/hooks/")
+		for _, k := range []string{"X-Github-Delivery", "X-Gitlab-Event-Uuid", "X-Gitea-Delivery"} {
+			if id := tt.hdr.Get(k); id != "" && h.store.has(source, id) {
+				t.Errorf("%s: the refused delivery %s was recorded", tt.name, id)
+			}
+		}
+	}
+	if n := len(h.store.allTasks()); n != 0 {
+		t.Errorf("refused requests created %d tasks", n)
 	}
 }
 
@@ -127,8 +134,10 @@ func TestForgeBadRequests(t *testing.T) {
 			}
 		})
 	}
-	if d := h.store.Deliveries(); len(d) != 0 {
-		t.Errorf("bad requests recorded %d deliveries", len(d))
+	for _, id := range []string{"b1", "b2", "b3"} {
+		if h.store.has("github", id) {
+			t.Errorf("bad request %s recorded", id)
+		}
 	}
 }
 
@@ -160,7 +169,7 @@ func TestForgePushAndReplay(t *testing.T) {
 	if r.code != http.StatusCreated || r.answer.Status != "created" || len(r.answer.Tasks) != 1 || r.answer.Tasks[0].Template != "deploy" {
 		t.Fatalf("got %d %+v", r.code, r.answer)
 	}
-	tasks := h.store.Tasks()
+	tasks := h.store.allTasks()
 	if len(tasks) != 1 {
 		t.Fatalf("got %d tasks", len(tasks))
 	}
@@ -177,15 +186,15 @@ func TestForgePushAndReplay(t *testing.T) {
 	if again.code != http.StatusOK || again.answer.Status != "already processed" || len(again.answer.Tasks) != 1 || again.answer.Tasks[0].ID != task.ID {
 		t.Errorf("replay: got %d %+v", again.code, again.answer)
 	}
-	if n := len(h.store.Tasks()); n != 1 {
+	if n := len(h.store.allTasks()); n != 1 {
 		t.Errorf("replay created tasks: %d", n)
 	}
 	if adopted, _ := h.engine.snapshot(); len(adopted) != 1 {
 		t.Errorf("replay adopted again: %v", adopted)
 	}
-	d := h.store.Deliveries()
-	if len(d) != 1 || !strings.Contains(d[0].Note, "tasks for web/deploy") || !strings.Contains(d[0].Note, "Codertocat/Hello-World refs/heads/master@6113728f27ae") {
-		t.Errorf("delivery %+v", d)
+	d, _, err := h.store.Delivery(context.Background(), "github", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+	if err != nil || !strings.Contains(d.Note, "tasks for web/deploy") || !strings.Contains(d.Note, "Codertocat/Hello-World refs/heads/master@6113728f27ae") {
+		t.Errorf("delivery %+v, %v", d, err)
 	}
 }
 
@@ -209,8 +218,10 @@ func TestForgeUnhandledEvents(t *testing.T) {
 			}
 		})
 	}
-	if n := len(h.store.Deliveries()); n != len(tests) {
-		t.Errorf("got %d deliveries, want %d (every delivery is an event)", n, len(tests))
+	for i := range tests {
+		if !h.store.has("github", fmt.Sprint("u", i)) {
+			t.Errorf("delivery u%d not recorded (every delivery is an event)", i)
+		}
 	}
 }
 
@@ -251,11 +262,11 @@ func TestPullRequestForkAndSynchronize(t *testing.T) {
 	if r.code != http.StatusCreated || len(r.answer.Tasks) != 1 {
 		t.Fatalf("opened: got %d %+v", r.code, r.answer)
 	}
-	first := h.store.Tasks()[0]
+	first := h.store.allTasks()[0]
 	if !first.DryRun || first.Trigger.PR != 2 || first.Trigger.Head != "changes" || first.Trigger.Base != "master" || first.Trigger.Type != trigger.TypePullRequest {
 		t.Errorf("check task %+v", first)
 	}
-	h.store.SetStatus(first.ID, trigger.StatusRunning)
+	h.store.setStatus(first.ID, trigger.StatusRunning)
 	sync := fixture(t, "github/pull_request_synchronize.payload.json")
 	// The fixture's synchronize has the same head as opened: give it a new one.
 	sync = bytes.ReplaceAll(sync, []byte("ec26c3e57ca3a959ca5aad62de7213c562f8c821"), []byte("0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"))
@@ -274,7 +285,7 @@ func TestPullRequestForkAndSynchronize(t *testing.T) {
 		t.Errorf("fork: got %d %+v", r.code, r.answer)
 	}
 	// Closing stops the waiting checks of the pull request.
-	second := h.store.Tasks()[1]
+	second := h.store.allTasks()[1]
 	closed := fixture(t, "github/pull_request_closed.payload.json")
 	r = h.post("/hooks/github", github("pull_request", "pr-4", "gh-s3cret", closed), closed)
 	if r.code != http.StatusOK {
@@ -294,7 +305,7 @@ func TestIntegrations(t *testing.T) {
 	if r.code != http.StatusCreated || len(r.answer.Tasks) != 1 {
 		t.Fatalf("got %d %+v", r.code, r.answer)
 	}
-	task := h.store.Tasks()[0]
+	task := h.store.allTasks()[0]
 	if task.Trigger.Type != trigger.TypeIntegration || task.Trigger.Actor != "alerts" || task.Vars["alert"] != "DiskFull" || task.Vars["host"] != "web-1:9100" {
 		t.Errorf("task %+v", task)
 	}
@@ -355,7 +366,7 @@ func TestMetricsLint(t *testing.T) {
 }
 
 func TestPendingResumedAfterRestart(t *testing.T) {
-	store := triggertest.NewStore()
+	store := openStore(t, "")
 	cfg := loadConfig(t, map[string]string{"web.yaml": webConfig})
 	// A delivery recorded pending by a process that died before diffing:
 	// its payload says what is left; the repository cannot be diffed here,
