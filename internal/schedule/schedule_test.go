@@ -16,8 +16,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/semaphored/semaphored/internal/config"
-	"github.com/semaphored/semaphored/internal/trigger"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/trigger"
 )
 
 // writeConfig writes a config tree with one project "p", two bash

@@ -21,8 +21,8 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/forge"
 	"github.com/semaphored/semaphored/internal/gitcache"
-	"github.com/semaphored/semaphored/internal/trigger"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/trigger"
 )
 
 const fixtures = "/work/shared/fixtures/webhooks"
