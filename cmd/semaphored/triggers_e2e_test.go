@@ -132,3 +132,60 @@ templates:
 		t.Errorf("template docs has tasks %v, want exactly one", got)
 	}
 }
+
+// TestServeScheduleAndIntegration runs the daemon with a schedule firing
+// every second and an Alertmanager-style integration: both create tasks
+// through the wiring of serve.
+func TestServeScheduleAndIntegration(t *testing.T) {
+	cfg := configDir(t, map[string]string{
+		"ops.yaml": `project: ops
+repositories:
+  local: {url: .}
+templates:
+  tick: {app: bash, repository: local, script: ok.sh, allow_overrides: [vars]}
+  heal: {app: bash, repository: local, script: ok.sh, allow_overrides: [vars]}
+schedules:
+  often: {cron: "@every 1s", template: tick}
+integrations:
+  alerts:
+    template: heal
+    auth: {type: token, header: Authorization, secret: {env: SEMAPHORED_TEST_SECRET}}
+    matchers: [{body: status, equals: firing}]
+    extractors: [{var: host, body: "alerts.0.labels.instance"}]
+`,
+		"ok.sh": "echo ok\n",
+	})
+	d := startDaemon(t, cfg, "")
+	testenv.WaitFor(t, "a schedule task", 20*time.Second, func() bool {
+		return len(tasksOf(t, d, "ops", "tick")) > 0
+	})
+	_, body := d.get("/api/v1/tasks?project=ops&template=tick")
+	if !strings.Contains(body, `"trigger":"schedule"`) || !strings.Contains(body, `"triggered_by":"often"`) {
+		t.Errorf("schedule task: %s", body)
+	}
+	alert := `{"status":"firing","alerts":[{"labels":{"instance":"web-1:9100"}}]}`
+	req, _ := http.NewRequest("POST", d.url+"/hooks/integrations/ops/alerts", strings.NewReader(alert))
+	req.Header.Set("Authorization", "Bearer "+hookSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"template":"heal"`) {
+		t.Fatalf("integration: %d %s", resp.StatusCode, b)
+	}
+	var created struct{ Tasks []struct{ ID uint64 } }
+	if err := json.Unmarshal(b, &created); err != nil || len(created.Tasks) != 1 {
+		t.Fatalf("integration answer: %s", b)
+	}
+	_, body = d.get(fmt.Sprintf("/api/v1/tasks/%d", created.Tasks[0].ID))
+	if !strings.Contains(body, `"host":"web-1:9100"`) || !strings.Contains(body, `"trigger":"integration"`) {
+		t.Errorf("integration task: %s", body)
+	}
+	code, metrics := d.get("/metrics")
+	if code != 200 || !strings.Contains(metrics, `semaphored_webhook_requests_total{event="call",result="created",source="integration"} 1`) ||
+		!strings.Contains(metrics, "semaphored_schedule_fires_total") {
+		t.Errorf("metrics: %d\n%s", code, metrics)
+	}
+}
