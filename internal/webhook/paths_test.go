@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
 
@@ -112,4 +116,57 @@ templates:
 			t.Errorf("got %d %+v", r.code, r.answer)
 		}
 	})
+}
+
+// TestPendingDiffRetriedWhileTheForgeIsDown keeps a delivery pending while
+// its repository cannot be reached, and completes it with the reason once
+// RetryFor has passed.
+func TestPendingDiffRetriedWhileTheForgeIsDown(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	cfg := loadConfig(t, map[string]string{"site.yaml": `project: site
+repositories:
+  site:
+    url: ` + down.URL + `/acme/site.git
+    forge: {type: github, repo: acme/site, webhook_secret: {env: GH_SECRET}}
+templates:
+  docs: {app: bash, repository: site, script: d.sh, triggers: {push: {paths: ["docs/**"]}}}
+`})
+	h := newHarness(t, cfg, nil)
+	var mu sync.Mutex
+	now := time.Now()
+	h.recv.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	// 20 listed commits: GitHub may have cut the list.
+	var twenty [][]string
+	for range 20 {
+		twenty = append(twenty, []string{"README.md"})
+	}
+	body := pushPayload(t, strings.Repeat("1", 40), strings.Repeat("2", 40), twenty)
+	if r := h.post("/hooks/github", github("push", "down-1", "gh-s3cret", body), body); r.code != http.StatusAccepted {
+		t.Fatalf("got %d %+v", r.code, r.answer)
+	}
+	pending := func() []state.Delivery {
+		p, err := h.store.PendingDeliveries(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	h.recv.complete(context.Background(), pending()[0])
+	if p := pending(); len(p) != 1 {
+		t.Fatalf("after a transient failure: %d pending, want the delivery kept", len(p))
+	}
+	mu.Lock()
+	now = now.Add(RetryFor + time.Minute)
+	mu.Unlock()
+	h.recv.complete(context.Background(), pending()[0])
+	if p := pending(); len(p) != 0 {
+		t.Fatalf("after RetryFor: %d pending, want it completed", len(p))
+	}
+	d, tasks, err := h.store.Delivery(context.Background(), "github", "down-1")
+	if err != nil || len(tasks) != 0 || !strings.Contains(d.Note, "site/docs: changed paths could not be computed") {
+		t.Errorf("delivery %+v, %d tasks, %v", d, len(tasks), err)
+	}
 }

@@ -429,7 +429,7 @@ func (r *Receiver) Run(ctx context.Context) error {
 		r.log.Error("pending deliveries not listed", "err", err)
 	}
 	for _, d := range pending {
-		r.complete(ctx, d.Source, d.ID, d.Payload)
+		r.complete(ctx, d)
 	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
@@ -448,7 +448,7 @@ func (r *Receiver) Run(ctx context.Context) error {
 			}
 			for _, d := range pending {
 				if r.now().Sub(d.Received) > time.Minute {
-					r.complete(ctx, d.Source, d.ID, d.Payload)
+					r.complete(ctx, d)
 				}
 			}
 		}
@@ -469,7 +469,7 @@ func (r *Receiver) do(ctx context.Context, j job) {
 	}
 	for _, d := range pending {
 		if d.Source == j.source && d.ID == j.id {
-			r.complete(ctx, d.Source, d.ID, d.Payload)
+			r.complete(ctx, d)
 		}
 	}
 }
@@ -496,12 +496,19 @@ func (r *Receiver) stop(ctx context.Context, stops []trigger.Stop) {
 	}
 }
 
+// RetryFor is how long a delivery whose diff fails for a transient reason
+// (the forge or the network down) stays pending, retried every minute,
+// before it completes without the tasks that needed the diff.
+const RetryFor = time.Hour
+
 // complete diffs the paths of a pending delivery, creates the tasks whose
-// paths matched and records the outcome.
-func (r *Receiver) complete(ctx context.Context, source, id string, payload []byte) {
+// paths matched and records the outcome. A transient failure leaves the
+// delivery pending for the next pass, for RetryFor at most.
+func (r *Receiver) complete(ctx context.Context, d trigger.Delivery) {
+	source, id := d.Source, d.ID
 	log := r.log.With("forge", source, "delivery", id)
 	var w pendingWork
-	if err := json.Unmarshal(payload, &w); err != nil {
+	if err := json.Unmarshal(d.Payload, &w); err != nil {
 		log.Error("pending delivery unreadable; completed without tasks", "err", err)
 		r.finish(ctx, source, id, nil, "pending work unreadable: "+err.Error())
 		return
@@ -510,6 +517,7 @@ func (r *Receiver) complete(ctx context.Context, source, id string, payload []by
 	type span struct{ repo, from, to string }
 	diffs := map[span][]string{}
 	failed := map[span]string{}
+	transient := false
 	var reqs []trigger.Request
 	var reasons []string
 	for _, d := range w.Deferred {
@@ -518,6 +526,7 @@ func (r *Receiver) complete(ctx context.Context, source, id string, payload []by
 			paths, err := r.diff(ctx, snap, d.Repo, d.From, d.To)
 			if err != nil {
 				failed[k] = err.Error()
+				transient = transient || gitcache.IsTransient(err)
 			} else {
 				diffs[k] = paths
 			}
@@ -532,6 +541,10 @@ func (r *Receiver) complete(ctx context.Context, source, id string, payload []by
 	}
 	if ctx.Err() != nil {
 		return // shutting down: the delivery stays pending for the next start
+	}
+	if transient && r.now().Sub(d.Received) < RetryFor {
+		log.Warn("diff failed; the delivery stays pending and is retried", "reasons", len(failed))
+		return
 	}
 	tasks := make([]trigger.Task, 0, len(reqs))
 	created := w.Created
