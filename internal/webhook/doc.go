@@ -20,8 +20,9 @@
 //     redelivery;
 //  5. after the answer, the intake worker (Run) does what needs the
 //     network: diffs for changed paths of deliveries recorded Pending
-//     (resumed after a restart from PendingDeliveries), and stopping the
-//     pull request checks a new head made obsolete.
+//     (resumed after a restart from PendingDeliveries; a diff that fails
+//     for a transient reason is retried every minute for RetryFor), and
+//     stopping the pull request checks a new head made obsolete.
 //
 // Integration calls follow the same steps with the integration's own auth
 // (hmac, token, Bearer token, none), matchers and extractors: 201 with the
