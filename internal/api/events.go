@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -59,44 +58,17 @@ func splitComma(v string) []string {
 	return out
 }
 
-// eventFields are the JSON fields of an event the filters look at.
-type eventFields struct {
-	Type    string `json:"type"`
-	Project string `json:"project"`
-	Key     *struct {
-		Project string `json:"project"`
-	} `json:"key"`
-	Projects []string `json:"projects"`
-	Source   string   `json:"source"`
-	Delivery string   `json:"delivery"`
-	TaskID   uint64   `json:"task_id"`
-	TaskIDs  []uint64 `json:"task_ids"`
-}
-
-func fieldsOf(e state.Event) (eventFields, error) {
-	var f eventFields
-	b, err := json.Marshal(e)
-	if err != nil {
-		return f, err
-	}
-	err = json.Unmarshal(b, &f)
-	return f, err
-}
-
 // projectsOf lists the projects an event concerns; a task event's project
 // is its task's. An empty list means none is known.
-func (h *Handler) projectsOf(ctx context.Context, f eventFields, tasks map[uint64]string) []string {
+func (h *Handler) projectsOf(ctx context.Context, e state.Event, tasks map[uint64]string) []string {
 	var out []string
-	if f.Project != "" {
-		out = append(out, f.Project)
+	if e.Key != nil && e.Key.Project != "" {
+		out = append(out, e.Key.Project)
 	}
-	if f.Key != nil && f.Key.Project != "" {
-		out = append(out, f.Key.Project)
-	}
-	out = append(out, f.Projects...)
-	ids := f.TaskIDs
-	if f.TaskID != 0 {
-		ids = append(ids, f.TaskID)
+	out = append(out, e.Projects...)
+	ids := slices.Clone(e.TaskIDs)
+	if e.TaskID != 0 {
+		ids = append(ids, e.TaskID)
 	}
 	for _, id := range ids {
 		p, ok := tasks[id]
@@ -114,26 +86,22 @@ func (h *Handler) projectsOf(ctx context.Context, f eventFields, tasks map[uint6
 }
 
 func (h *Handler) eventMatches(ctx context.Context, e state.Event, f eventFilter, p *principal, tasks map[uint64]string) (bool, error) {
-	fs, err := fieldsOf(e)
-	if err != nil {
-		return false, fmt.Errorf("decode event %d: %w", e.Seq, err)
-	}
-	if len(f.types) > 0 && !slices.Contains(f.types, fs.Type) {
+	if len(f.types) > 0 && !slices.Contains(f.types, string(e.Type)) {
 		return false, nil
 	}
-	if f.source != "" && fs.Source != f.source {
+	if f.source != "" && e.Source != f.source {
 		return false, nil
 	}
-	if f.delivery != "" && fs.Delivery != f.delivery {
+	if f.delivery != "" && e.Delivery != f.delivery {
 		return false, nil
 	}
-	if f.task != 0 && fs.TaskID != f.task && !slices.Contains(fs.TaskIDs, f.task) {
+	if f.task != 0 && e.TaskID != f.task && !slices.Contains(e.TaskIDs, f.task) {
 		return false, nil
 	}
 	if f.project == "" && p.projects == nil {
 		return true, nil
 	}
-	projects := h.projectsOf(ctx, fs, tasks)
+	projects := h.projectsOf(ctx, e, tasks)
 	if f.project != "" && !slices.Contains(projects, f.project) {
 		return false, nil
 	}

@@ -120,3 +120,61 @@ func TestEventsFiltersAndPaging(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveryEvents checks that the deliveries the state records appear
+// in the event log, found by source and delivery id, and that a token
+// limited to web sees a delivery of web's tasks but not one of db's.
+func TestDeliveryEvents(t *testing.T) {
+	ctx := context.Background()
+	s := eventsStore(t, 1)
+	accept := func(source, id string, projects ...string) {
+		t.Helper()
+		var tasks []state.Task
+		for _, p := range projects {
+			var tk state.Task
+			tk.Project, tk.Template = p, "deploy"
+			tasks = append(tasks, tk)
+		}
+		d := state.Delivery{Source: source, ID: id, Event: "push", Note: "tasks for " + strings.Join(projects, ", ")}
+		if _, _, _, err := s.AcceptDelivery(ctx, d, tasks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	accept("github", "gh-1", "web")
+	accept("gitlab", "gl-1", "db")
+	h, err := api.New(api.Options{
+		Engine: &apitest.Engine{Store: apitest.NewStore()}, Store: s, Config: apitest.NewConfig(testConfig()),
+		Secrets:    &apitest.Secrets{Values: map[string]string{"WEB_TOKEN": webToken}},
+		AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, token, query string
+		want               []string // delivery ids, in order
+	}{
+		{"all deliveries", adminToken, "type=delivery", []string{"gh-1", "gl-1"}},
+		{"by source", adminToken, "source=gitlab", []string{"gl-1"}},
+		{"by delivery id", adminToken, "delivery=gh-1", []string{"gh-1"}},
+		{"by project", adminToken, "type=delivery&project=db", []string{"gl-1"}},
+		{"a web token sees web's", webToken, "type=delivery", []string{"gh-1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, code := getEvents(t, h, tc.token, "/api/v1/events?"+tc.query)
+			if code != http.StatusOK {
+				t.Fatalf("got status %d", code)
+			}
+			var ids []string
+			for _, e := range got {
+				ids = append(ids, fmt.Sprint(e["delivery"]))
+				if e["message"] == "" || e["task_ids"] == nil {
+					t.Errorf("event %v has no message or tasks", e)
+				}
+			}
+			if strings.Join(ids, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("got deliveries %v, want %v", ids, tc.want)
+			}
+		})
+	}
+}
