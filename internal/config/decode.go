@@ -576,6 +576,8 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[IntegrationAuthType](): {"hmac", "token", "none"},
 	reflect.TypeFor[NotificationType]():    {"slack", "teams", "telegram", "email", "webhook"},
 	reflect.TypeFor[NotifyOn]():            {"failure", "recovery", "end"},
+	reflect.TypeFor[Overlap]():             {"skip", "queue"},
+	reflect.TypeFor[CatchUp]():             {"none", "last"},
 }
 
 // enumValues lists the allowed values of an enum type, or nil.

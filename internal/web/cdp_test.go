@@ -11,11 +11,39 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/net/websocket"
 )
+
+// ownGroup runs cmd in its own process group and ends the whole group
+// (Chromium's renderer and zygote processes too) when its context ends.
+func ownGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+}
+
+// profileDir is a Chromium profile directory removed at the end of the
+// test, after the browser's process group is gone (registered before the
+// browser's own cleanup, so it runs after it).
+func profileDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "chromium-profile-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 20 {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	return dir
+}
 
 // browser is a headless Chromium driven over the DevTools protocol, one
 // page, for tests that look at a page while it changes.
@@ -41,11 +69,12 @@ func openBrowser(t *testing.T, url string) *browser {
 	if bin == "" {
 		t.Skip("chromium is not installed")
 	}
-	dir := t.TempDir()
+	dir := profileDir(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 		"--user-data-dir="+dir, "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=412,915", url)
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

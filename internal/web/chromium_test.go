@@ -35,9 +35,10 @@ func chromium(t *testing.T, ctx context.Context, url string, flags ...string) []
 	}
 	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir()}, flags...)
+		"--disable-dev-shm-usage", "--user-data-dir=" + profileDir(t)}, flags...)
 	args = append(args, url)
 	cmd := exec.CommandContext(ctx, bin, args...)
+	ownGroup(cmd)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
