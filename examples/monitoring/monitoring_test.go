@@ -115,7 +115,7 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 	// What the issue asks the board to show.
 	for _, n := range []string{"semaphored_tasks_total", "semaphored_task_duration_seconds", "semaphored_task_queue_seconds",
 		"semaphored_config_syncs_total", "semaphored_config_last_revision_valid", "semaphored_outbox_pending",
-		"semaphored_outbox_failed_total"} {
+		"semaphored_outbox_failed_total", "semaphored_webhook_requests_total", "semaphored_schedule_fires_total"} {
 		if !used[n] {
 			t.Errorf("dashboard does not show %s", n)
 		}
