@@ -520,7 +520,17 @@ const reporterFlushTimeout = 5 * time.Second
 func newReporting(o daemonOptions, store *state.Store, engine *exec.Engine, syncer *sync.Syncer, resolver *config.Resolver,
 	reporter *report.Reporter, h *api.Handler) (*report.Worker, *web.Handler, error) {
 	reporter.SetConfig(syncer.Snapshot().Config)
-	syncer.Subscribe(func(s config.Snapshot) { reporter.SetConfig(s.Config) })
+	syncer.Subscribe(func(s config.Snapshot) {
+		reporter.SetConfig(s.Config)
+		// A revision that became active: success on its commit (when
+		// settings.config_repo.forge is declared). A rejected one needs
+		// a sync hook that does not exist yet (docs-report.md).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := reporter.ConfigActive(ctx, store, s); err != nil {
+			o.logger.Warn("enqueue the config commit status", "revision", s.Revision, "err", err)
+		}
+	})
 	key, err := link.LoadOrCreateKey(o.data)
 	if err != nil {
 		return nil, nil, err

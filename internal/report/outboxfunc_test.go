@@ -158,4 +158,7 @@ func TestConfigStatusEntry(t *testing.T) {
 	if _, ok := ConfigStatusEntry(nil, sha, true, nil, now); ok {
 		t.Errorf("no forge: got an entry")
 	}
+	if _, ok := ConfigStatusEntry(f, "dir-c5abe7bcac852551", true, nil, now); ok {
+		t.Errorf("a directory revision: got an entry")
+	}
 }

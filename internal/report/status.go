@@ -151,11 +151,27 @@ type Enqueuer interface {
 // ConfigContext is the commit status context of config revisions.
 const ConfigContext = "semaphored/config"
 
+// isCommitID reports whether s is a full git commit id (SHA-1 or SHA-256
+// hex); a config read from a directory has a content hash instead, which
+// no forge knows.
+func isCommitID(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // ConfigStatusEntry is the commit status of a config revision on the
 // config repository's forge f: success when it became active, failure
-// with the first errors when it did not validate. ok false when f is nil.
+// with the first errors when it did not validate. ok false when f is nil
+// or sha is not a commit id (a directory source's revision).
 func ConfigStatusEntry(f *config.Forge, sha string, valid bool, errs []string, now time.Time) (OutboxEntry, bool) {
-	if f == nil || sha == "" || f.Repo == "" {
+	if f == nil || !isCommitID(sha) || f.Repo == "" {
 		return OutboxEntry{}, false
 	}
 	p := StatusPayload{Forge: f.Type, APIURL: f.APIURL, Token: f.Token, Repo: f.Repo, SHA: sha, Context: ConfigContext}
@@ -201,4 +217,16 @@ func (r *Reporter) ReportConfig(ctx context.Context, enq Enqueuer, f *config.For
 		(*fn)()
 	}
 	return nil
+}
+
+// ConfigActive enqueues the success status of a config revision that
+// became active, on the config repository's forge
+// (settings.config_repo.forge of that revision), when one is declared and
+// the revision is a commit. Main calls it from the syncer's Subscribe.
+func (r *Reporter) ConfigActive(ctx context.Context, enq Enqueuer, snap config.Snapshot) error {
+	c := snap.Config
+	if c == nil || c.Settings.ConfigRepo == nil || c.Settings.ConfigRepo.Forge == nil {
+		return nil
+	}
+	return r.ReportConfig(ctx, enq, c.Settings.ConfigRepo.Forge, snap.Revision, true, nil)
 }

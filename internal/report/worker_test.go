@@ -273,6 +273,20 @@ func TestConfigStatus(t *testing.T) {
 	if p := got[good]; p.State != "success" || p.Context != "semaphored/config" {
 		t.Errorf("valid revision: %+v", p)
 	}
+
+	// A revision that becomes active, as the syncer's Subscribe reports it.
+	active := strings.Repeat("d", 40)
+	cfg := &config.Config{Settings: config.Settings{ConfigRepo: &config.ConfigRepo{Forge: f}}}
+	if err := rig.rep.ConfigActive(ctx, rig.store, config.Snapshot{Config: cfg, Revision: active}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rig.rep.ConfigActive(ctx, rig.store, config.Snapshot{Config: &config.Config{}, Revision: active}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the active revision's status", func() bool { return len(fake.accepted()) == 3 })
+	if p := fake.accepted()[2]; p.SHA != active || p.State != "success" || p.Context != "semaphored/config" {
+		t.Errorf("active revision: %+v", p)
+	}
 }
 
 // TestWorkerForgeDownAnHour: with the forge answering 503 for a
