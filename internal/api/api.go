@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,12 +60,19 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the HTTP metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
+	// StreamWriteTimeout bounds each write of a streamed answer (a task
+	// list, a log, a followed log): a caller that takes longer to accept
+	// one batch is dropped. The deadline is renewed before every write, so
+	// a follower that keeps reading is never cut. Default
+	// DefaultStreamWriteTimeout.
+	StreamWriteTimeout time.Duration
 }
+
+// DefaultStreamWriteTimeout is the StreamWriteTimeout when none is set.
+const DefaultStreamWriteTimeout = 30 * time.Second
 
 // Limits of the API.
 const (
-	// MaxBodyBytes is the largest request body accepted (413 beyond).
-	MaxBodyBytes = 1 << 20
 	// DefaultPageSize is the number of tasks a list answers without ?limit.
 	DefaultPageSize = 50
 	// MaxPageSize is the largest ?limit of a task list.
@@ -83,6 +91,8 @@ type Handler struct {
 	auth    *authenticator
 	routes  *http.ServeMux
 	metrics *metrics
+	// writeTimeout is Options.StreamWriteTimeout.
+	writeTimeout time.Duration
 
 	// streams ends every followed log when CloseStreams is called.
 	streams      context.Context
@@ -118,6 +128,8 @@ func New(opts Options) (*Handler, error) {
 		auth:    newAuthenticator(opts.Secrets, opts.AdminToken, logger),
 		routes:  http.NewServeMux(),
 		metrics: m,
+
+		writeTimeout: cmp.Or(opts.StreamWriteTimeout, DefaultStreamWriteTimeout),
 	}
 	h.streams, h.closeStreams = context.WithCancel(context.Background())
 	h.handle("GET /api/v1/projects", config.ScopeRead, h.listProjects)
@@ -138,7 +150,13 @@ func New(opts Options) (*Handler, error) {
 // returns an error to answer, or nil once it answered.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
 
-// handle registers fn behind authentication and the scope check.
+// handle registers fn behind authentication and the scope check. Both
+// happen before anything reads the request's body, so a caller without a
+// valid token is answered at once (and its connection closed, see
+// writeError) even when it announced a body it never sends. A request
+// without a body is then freed from the server's read timeout: its
+// answer may stream for longer (a followed log), and the server's
+// background read would otherwise cancel it when the deadline passes.
 func (h *Handler) handle(pattern string, need config.Scope, fn handlerFunc) {
 	h.routes.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := h.auth.authenticate(r, h.config.Active())
@@ -146,6 +164,9 @@ func (h *Handler) handle(pattern string, need config.Scope, fn handlerFunc) {
 			err = errorf(http.StatusForbidden, "token %q has scope %s; this needs %s", p.name, p.scope, need)
 		}
 		if err == nil {
+			if !hasBody(r) {
+				_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+			}
 			err = fn(w, r, p)
 		}
 		if err != nil {
@@ -186,6 +207,7 @@ func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
 	if allow := c.header.Get("Allow"); allow != "" {
 		w.Header().Set("Allow", allow)
 	}
+	closeAfterAnswer(w, r)
 	msg := "no such API path"
 	if code == http.StatusMethodNotAllowed {
 		msg = "method " + r.Method + " not allowed here"

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
-	"time"
 
 	"github.com/semaphored/semaphored/internal/state"
 )
@@ -46,7 +46,12 @@ func (h *Handler) taskLog(w http.ResponseWriter, r *http.Request, p *principal) 
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
-	bw := bufio.NewWriterSize(w, 32<<10)
+	// Every write renews the write deadline (see deadlineWriter): a log of
+	// any length, or a follow of any duration, goes on while the caller
+	// reads, and a caller that stops reading is dropped.
+	dw := h.newDeadlineWriter(w)
+	defer dw.renew()
+	bw := bufio.NewWriterSize(dw, 32<<10)
 	write := func(lines []state.LogLine) error {
 		for _, l := range lines {
 			if stamps {
@@ -69,7 +74,7 @@ func (h *Handler) taskLog(w http.ResponseWriter, r *http.Request, p *principal) 
 				return h.streamError(w, r, bw, fmt.Errorf("read log of task %d: %w", t.ID, err))
 			}
 			if err := write(lines); err != nil {
-				return nil // the caller left
+				return h.streamCut(ctx, err)
 			}
 			if len(lines) < logBatch {
 				break
@@ -89,27 +94,42 @@ func (h *Handler) taskLog(w http.ResponseWriter, r *http.Request, p *principal) 
 	stop := context.AfterFunc(h.streams, cancel)
 	defer stop()
 
-	rc := http.NewResponseController(w)
-	// A followed log lasts as long as the task: no server write timeout.
-	_ = rc.SetWriteDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
-	if err := rc.Flush(); err != nil {
-		return nil
+	if err := dw.Flush(); err != nil {
+		return h.streamCut(ctx, err)
 	}
 	err = h.engine.FollowLog(ctx, t.ID, from, func(lines []state.LogLine) error {
 		if err := write(lines); err != nil {
 			return err
 		}
-		return rc.Flush()
+		return dw.Flush()
 	})
 	switch {
-	case err != nil && ctx.Err() == nil:
-		h.log.ErrorContext(ctx, "follow log", "task", t.ID, "err", err)
-		panic(http.ErrAbortHandler) // see streamError
 	case h.streams.Err() != nil && r.Context().Err() == nil:
 		panic(http.ErrAbortHandler) // shutting down: not the end of the task
+	case err != nil:
+		return h.streamCut(ctx, fmt.Errorf("follow log of task %d: %w", t.ID, err))
 	}
 	return nil
+}
+
+// streamCut ends a stream that could not go on: the caller left, stopped
+// reading for longer than the write timeout (the write failed on its
+// deadline), or the source failed. The response is aborted, so the caller
+// sees a broken chunked body rather than an answer that looks complete.
+func (h *Handler) streamCut(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Checked first: net/http cancels the request's context on a
+		// failed write too.
+		h.metrics.streamsDropped.Inc()
+		h.log.WarnContext(context.WithoutCancel(ctx), "stream dropped: the caller stopped reading", "err", err)
+	case ctx.Err() != nil:
+		// The caller left or the server shuts down.
+	default:
+		h.log.ErrorContext(ctx, "stream cut", "err", err)
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // streamError answers err when nothing was sent yet; otherwise the stream

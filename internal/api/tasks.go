@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -184,6 +182,9 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, p *principa
 	if err := decodeBody(w, r, &body); err != nil {
 		return err
 	}
+	if err := checkVarsSize(body.Vars); err != nil {
+		return err
+	}
 	trigger := "api"
 	if r.Header.Get(TriggerHeader) == "cli" {
 		trigger = "cli"
@@ -209,33 +210,6 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, p *principa
 	w.Header().Set("Location", "/api/v1/tasks/"+strconv.FormatUint(t.ID, 10))
 	writeJSON(w, http.StatusCreated, t)
 	return nil
-}
-
-// decodeBody decodes a JSON body of at most MaxBodyBytes into v, strictly:
-// unknown fields and trailing data are 400, a larger body 413. An empty
-// body leaves v as it is.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("trailing data after the JSON object")
-			var mbe *http.MaxBytesError
-			if errors.As(terr, &mbe) {
-				err = terr
-			}
-		}
-	}
-	var mbe *http.MaxBytesError
-	switch {
-	case err == nil, errors.Is(err, io.EOF):
-		return nil
-	case errors.As(err, &mbe):
-		return errorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", mbe.Limit)
-	}
-	return errorf(http.StatusBadRequest, "bad JSON body: %v", err)
 }
 
 // taskAction answers a POST on one task (stop, confirm, reject) with the

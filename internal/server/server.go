@@ -6,6 +6,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,37 @@ type Options struct {
 	OnShutdown func()
 	// ShutdownTimeout bounds the graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
+
+	// ReadHeaderTimeout bounds reading a request's headers (default
+	// DefaultReadHeaderTimeout).
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included (default
+	// DefaultReadTimeout). A handler whose answer lasts longer (a followed
+	// log) lifts it with http.ResponseController.SetReadDeadline once it
+	// has read the body: net/http cancels a request's context when the
+	// read deadline passes.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing an answer (default DefaultWriteTimeout),
+	// counted from the end of the request's headers. Handlers that stream
+	// renew it with http.ResponseController.SetWriteDeadline before each
+	// write.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// connection (default DefaultIdleTimeout).
+	IdleTimeout time.Duration
 }
+
+// Default timeouts of the listener. A client that sends its headers or
+// body slower than these, or does not take its answer, loses the
+// connection, so idle or stalled connections cannot pile up.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultReadTimeout leaves room for the largest webhook body (25 MB)
+	// on a slow link.
+	DefaultReadTimeout  = time.Minute
+	DefaultWriteTimeout = time.Minute
+	DefaultIdleTimeout  = 2 * time.Minute
+)
 
 // Server is the HTTP server. Run serves until its context ends.
 type Server struct {
@@ -77,9 +108,11 @@ func New(opts Options) *Server {
 		mux.Handle(pattern, h)
 	}
 	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           jsonErrors{mux},
+		ReadHeaderTimeout: cmp.Or(opts.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		ReadTimeout:       cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
+		WriteTimeout:      cmp.Or(opts.WriteTimeout, DefaultWriteTimeout),
+		IdleTimeout:       cmp.Or(opts.IdleTimeout, DefaultIdleTimeout),
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	if opts.OnShutdown != nil {

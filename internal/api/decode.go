@@ -1,0 +1,104 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits of a request body.
+const (
+	// MaxBodyBytes is the largest request body accepted (413 beyond).
+	MaxBodyBytes = 256 << 10
+	// MaxVarsBytes is the largest vars object of a task request, measured
+	// as compact JSON (413 beyond). Vars are stored with the task and
+	// written to the job's files, so they stay small.
+	MaxVarsBytes = 64 << 10
+)
+
+// checkContentType answers 415 when r carries a body that is not
+// declared as JSON. A request without a body needs no Content-Type.
+func checkContentType(r *http.Request) error {
+	if !hasBody(r) {
+		return nil
+	}
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		if ct == "" {
+			return errorf(http.StatusUnsupportedMediaType, "missing Content-Type: want application/json")
+		}
+		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q: want application/json", ct)
+	}
+	return nil
+}
+
+// hasBody reports whether r announces a body (a Content-Length above
+// zero, or a chunked one of unknown length).
+func hasBody(r *http.Request) bool {
+	return r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+}
+
+// decodeBody reads a JSON body of at most MaxBodyBytes and decodes it
+// into v, strictly: a Content-Type other than application/json is 415, a
+// larger body 413, invalid UTF-8, unknown fields, a second value or any
+// other malformed JSON 400. An empty body leaves v as it is. Once the body
+// is read, the connection's read deadline is lifted so the rest of the
+// request is not cut by the server's read timeout.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := checkContentType(r); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return errorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", mbe.Limit)
+	case err != nil:
+		return errorf(http.StatusBadRequest, "read body: %v", err)
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+	return decodeJSON(b, v)
+}
+
+// decodeJSON decodes b into v as decodeBody does, without the transport
+// checks. It is the part of the request decoding the fuzz target covers.
+func decodeJSON(b []byte, v any) error {
+	if !utf8.Valid(b) {
+		return errorf(http.StatusBadRequest, "bad JSON body: not valid UTF-8")
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return errorf(http.StatusBadRequest, "bad JSON body: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errorf(http.StatusBadRequest, "bad JSON body: trailing data after the JSON object")
+	}
+	return nil
+}
+
+// checkVarsSize answers 413 when vars take more than MaxVarsBytes as
+// compact JSON.
+func checkVarsSize(vars map[string]any) error {
+	if len(vars) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(vars)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "bad vars: %v", err)
+	}
+	if len(b) > MaxVarsBytes {
+		return errorf(http.StatusRequestEntityTooLarge, "vars take %d bytes of JSON; at most %d are accepted", len(b), MaxVarsBytes)
+	}
+	return nil
+}
