@@ -105,10 +105,10 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p *principal
 	limit := DefaultPageSize
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
+		if err != nil || n < 1 || n > MaxPageSize {
 			return errorf(http.StatusBadRequest, "bad limit %q: want 1 to %d", v, MaxPageSize)
 		}
-		limit = min(n, MaxPageSize)
+		limit = n
 	}
 	if f.Project != "" {
 		if err := p.checkProject(f.Project); err != nil {
@@ -119,45 +119,25 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p *principal
 			f.Project = name
 		}
 	}
+	return h.writeTaskList(w, r, p, f, before, limit)
+}
 
-	// Read one more than asked to know whether a next page exists. A token
-	// limited to several projects filters here, reading on until the page
-	// is full or the store has no more.
-	out := make([]state.Task, 0, limit+1)
-	cursor := before
-	for len(out) <= limit {
-		want := limit + 1 - len(out)
-		batch, err := h.store.Tasks(r.Context(), f, cursor, want)
-		if err != nil {
-			return fmt.Errorf("list tasks: %w", err)
+// nextLink is the Link header of the page after one that ended at task
+// last.
+func nextLink(r *http.Request, f state.TaskFilter, last uint64, limit int) string {
+	q := r.URL.Query()
+	next := url.Values{}
+	for _, k := range []string{"project", "template"} {
+		if v := q.Get(k); v != "" {
+			next.Set(k, v)
 		}
-		for _, t := range batch {
-			if p.project(t.Project) {
-				out = append(out, t)
-			}
-		}
-		if len(batch) < want || len(batch) == 0 {
-			break
-		}
-		cursor = batch[len(batch)-1].ID
 	}
-	if len(out) > limit {
-		out = out[:limit]
-		next := url.Values{}
-		for _, k := range []string{"project", "template"} {
-			if v := q.Get(k); v != "" {
-				next.Set(k, v)
-			}
-		}
-		for _, s := range f.Status {
-			next.Add("status", string(s))
-		}
-		next.Set("before", strconv.FormatUint(out[len(out)-1].ID, 10))
-		next.Set("limit", strconv.Itoa(limit))
-		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+	for _, s := range f.Status {
+		next.Add("status", string(s))
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	next.Set("before", strconv.FormatUint(last, 10))
+	next.Set("limit", strconv.Itoa(limit))
+	return fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode())
 }
 
 func knownStatus(s state.TaskStatus) bool {
