@@ -35,12 +35,14 @@ func TestAuth(t *testing.T) {
 		{"run runs", "POST", "/api/v1/projects/web/templates/deploy/tasks", runToken, "{}", 201},
 		{"run stops", "POST", fmt.Sprintf("/api/v1/tasks/%d/stop", task.ID), runToken, "", 200},
 		{"project token on its project", "POST", "/api/v1/projects/web/templates/plan/tasks", webToken, "", 201},
-		{"project token on another project", "POST", "/api/v1/projects/db/templates/backup/tasks", webToken, "", 403},
-		{"project token reads another project's templates", "GET", "/api/v1/projects/db/templates", webToken, "", 403},
-		{"project token reads another project's task", "GET", fmt.Sprintf("/api/v1/tasks/%d", task.ID), webToken, "", 403},
+		{"project token on another project", "POST", "/api/v1/projects/db/templates/backup/tasks", webToken, "", 404},
+		{"project token reads another project's templates", "GET", "/api/v1/projects/db/templates", webToken, "", 404},
+		{"project token reads another project's task", "GET", fmt.Sprintf("/api/v1/tasks/%d", task.ID), webToken, "", 404},
 		{"project token reads its task", "GET", fmt.Sprintf("/api/v1/tasks/%d", web.ID), webToken, "", 200},
-		{"project token lists another project's tasks", "GET", "/api/v1/tasks?project=db", webToken, "", 403},
-		{"project token stops another project", "POST", "/api/v1/projects/db/stop", webToken, "", 403},
+		{"project token stops another project's task", "POST", fmt.Sprintf("/api/v1/tasks/%d/stop", task.ID), webToken, "", 404},
+		{"project token reads another project's log", "GET", fmt.Sprintf("/api/v1/tasks/%d/log", task.ID), webToken, "", 404},
+		{"project token lists another project's tasks", "GET", "/api/v1/tasks?project=db", webToken, "", 404},
+		{"project token stops another project", "POST", "/api/v1/projects/db/stop", webToken, "", 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +59,12 @@ func TestAuth(t *testing.T) {
 				t.Errorf("got an empty error message")
 			}
 		})
+	}
+	// Another project's task and an id never used get the same answer.
+	other := f.do(t, "GET", fmt.Sprintf("/api/v1/tasks/%d", task.ID), webToken, "")
+	unused := f.do(t, "GET", "/api/v1/tasks/999", webToken, "")
+	if got, want := other.Body.String(), strings.Replace(unused.Body.String(), "999", fmt.Sprint(task.ID), 1); got != want {
+		t.Errorf("another project's task: got %s, want the answer to an unused id: %s", got, want)
 	}
 	for _, tok := range []string{adminToken, readToken, runToken, webToken, webDBToken} {
 		if strings.Contains(f.logs.String(), tok) {

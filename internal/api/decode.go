@@ -72,6 +72,9 @@ func decodeJSON(b []byte, v any) error {
 	if !utf8.Valid(b) {
 		return errorf(http.StatusBadRequest, "bad JSON body: not valid UTF-8")
 	}
+	if !pairedSurrogates(b) {
+		return errorf(http.StatusBadRequest, "bad JSON body: a \\u escape is half of a UTF-16 surrogate pair")
+	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
@@ -101,4 +104,62 @@ func checkVarsSize(vars map[string]any) error {
 		return errorf(http.StatusRequestEntityTooLarge, "vars take %d bytes of JSON; at most %d are accepted", len(b), MaxVarsBytes)
 	}
 	return nil
+}
+
+// pairedSurrogates reports whether every \u escape of a UTF-16 surrogate
+// in b is a high surrogate followed by a low one: encoding/json would
+// replace a lone half with U+FFFD instead of refusing it. A backslash
+// only occurs inside strings in valid JSON; what is not valid JSON is
+// refused by the decoder anyway.
+func pairedSurrogates(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] != 'u' {
+			i++ // an escaped character, possibly a backslash
+			continue
+		}
+		r, ok := hex4(b, i+2)
+		if !ok {
+			continue // malformed: the decoder says so
+		}
+		i += 5
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return false // a low half first
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+2 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
+				return false
+			}
+			lo, ok := hex4(b, i+3)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return false
+			}
+			i += 6
+		}
+	}
+	return true
+}
+
+// hex4 parses the four hex digits of b at i.
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }

@@ -71,6 +71,12 @@ func testConfig() *config.Config {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with the handler's options edited by opt.
+func newFixtureWith(t testing.TB, opt func(*api.Options)) *fixture {
+	t.Helper()
 	f := &fixture{
 		store: apitest.NewStore(),
 		cfg:   apitest.NewConfig(testConfig()),
@@ -82,12 +88,16 @@ func newFixture(t testing.TB) *fixture {
 	}
 	f.engine = &apitest.Engine{Store: f.store}
 	t.Cleanup(f.engine.Wait)
-	h, err := api.New(api.Options{
+	opts := api.Options{
 		Engine: f.engine, Store: f.store, Config: f.cfg, Secrets: f.secrets,
 		AdminToken: adminToken,
 		Logger:     slog.New(slog.NewTextHandler(f.logs, nil)),
 		Registerer: f.reg,
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	h, err := api.New(opts)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}

@@ -49,7 +49,9 @@ func taskID(r *http.Request) (uint64, error) {
 }
 
 // visibleTask loads a task the caller may see: 404 when there is none,
-// 403 when its project is not the caller's.
+// and the same 404 when its project is not the caller's, so that a token
+// limited to some projects cannot tell the others' task ids from unused
+// ones.
 func (h *Handler) visibleTask(ctx context.Context, r *http.Request, p *principal) (state.Task, error) {
 	id, err := taskID(r)
 	if err != nil {
@@ -62,8 +64,8 @@ func (h *Handler) visibleTask(ctx context.Context, r *http.Request, p *principal
 	if err != nil {
 		return state.Task{}, fmt.Errorf("read task %d: %w", id, err)
 	}
-	if err := p.checkProject(t.Project); err != nil {
-		return state.Task{}, err
+	if !p.project(t.Project) {
+		return state.Task{}, errorf(http.StatusNotFound, "no such task %d", id)
 	}
 	return t, nil
 }
