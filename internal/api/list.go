@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/semaphored/semaphored/internal/state"
 )
@@ -27,8 +28,12 @@ const (
 	listMaxBatch = 128
 )
 
-// listItem is what a task list answers for t.
-func listItem(t state.Task) any { return t }
+// listItem is what a task list answers for t (a pointer: boxing the
+// struct would copy it).
+func listItem(t *state.Task) any { return t }
+
+// pagePool holds the buffers pages are encoded in.
+var pagePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // taskPager reads the tasks of a list from the store, newest first, in
 // batches whose size follows the size of the tasks seen so far: a batch
@@ -42,38 +47,47 @@ type taskPager struct {
 	batch  []state.Task
 	i      int
 	size   int  // tasks to read next
+	left   int  // tasks still wanted: no batch reads more
 	done   bool // the store has no more
 
 	// bytes and count measure the batch being consumed (see sized).
 	bytes, count int
 }
 
-func newTaskPager(store TaskStore, f state.TaskFilter, p *principal, before uint64) *taskPager {
-	return &taskPager{store: store, filter: f, p: p, cursor: before, size: 1}
+// newTaskPager returns a pager of the tasks below before (0: from the
+// newest) of which the caller wants at most want.
+func newTaskPager(store TaskStore, f state.TaskFilter, p *principal, before uint64, want int) *taskPager {
+	return &taskPager{store: store, filter: f, p: p, cursor: before, size: 1, left: want}
 }
 
-// next returns the next visible task, or false at the end.
-func (g *taskPager) next(ctx context.Context) (state.Task, bool, error) {
+// next returns the next visible task, or nil at the end. The task is
+// valid until the following call, which releases it.
+func (g *taskPager) next(ctx context.Context) (*state.Task, error) {
+	if g.i > 0 && g.i <= len(g.batch) {
+		g.batch[g.i-1] = state.Task{} // let the garbage collector have it
+	}
 	for {
 		if g.i < len(g.batch) {
-			t := g.batch[g.i]
-			g.batch[g.i] = state.Task{} // let the garbage collector have it
+			t := &g.batch[g.i]
 			g.i++
 			if g.p.project(t.Project) {
-				return t, true, nil
+				g.left--
+				return t, nil
 			}
+			*t = state.Task{}
 			continue
 		}
-		if g.done {
-			return state.Task{}, false, nil
+		if g.done || g.left <= 0 {
+			return nil, nil
 		}
 		g.resize()
-		batch, err := g.store.Tasks(ctx, g.filter, g.cursor, g.size)
+		size := min(g.size, g.left)
+		batch, err := g.store.Tasks(ctx, g.filter, g.cursor, size)
 		if err != nil {
-			return state.Task{}, false, fmt.Errorf("list tasks: %w", err)
+			return nil, fmt.Errorf("list tasks: %w", err)
 		}
 		g.batch, g.i = batch, 0
-		if len(batch) < g.size {
+		if len(batch) < size {
 			g.done = true
 		}
 		if len(batch) > 0 {
@@ -101,25 +115,16 @@ func (g *taskPager) resize() {
 	g.bytes, g.count = 0, 0
 }
 
-// itemEncoder encodes one list item at a time into a buffer it reuses,
-// as json.Encoder does (HTML-safe escaping) without the newline.
-type itemEncoder struct {
-	buf bytes.Buffer
-	enc *json.Encoder
-}
-
-func newItemEncoder() *itemEncoder {
-	e := &itemEncoder{}
-	e.enc = json.NewEncoder(&e.buf)
-	return e
-}
-
-func (e *itemEncoder) encode(t state.Task) ([]byte, error) {
-	e.buf.Reset()
-	if err := e.enc.Encode(listItem(t)); err != nil {
-		return nil, fmt.Errorf("encode task %d: %w", t.ID, err)
+// appendItem encodes t at the end of buf as json.Encoder does (HTML-safe
+// escaping), without its newline, and returns the item's size.
+func appendItem(buf *bytes.Buffer, enc *json.Encoder, t *state.Task) (int, error) {
+	n := buf.Len()
+	if err := enc.Encode(listItem(t)); err != nil {
+		buf.Truncate(n)
+		return 0, fmt.Errorf("encode task %d: %w", t.ID, err)
 	}
-	return bytes.TrimSuffix(e.buf.Bytes(), []byte("\n")), nil
+	buf.Truncate(buf.Len() - 1)
+	return buf.Len() - n, nil
 }
 
 // writeTaskList answers a page of at most limit tasks matching f with
@@ -135,22 +140,28 @@ func (e *itemEncoder) encode(t state.Task) ([]byte, error) {
 // first task seen); tasks pruned between them are missing from it.
 func (h *Handler) writeTaskList(w http.ResponseWriter, r *http.Request, p *principal, f state.TaskFilter, before uint64, limit int) error {
 	ctx := r.Context()
-	enc := newItemEncoder()
-	pg := newTaskPager(h.store, f, p, before)
+	pg := newTaskPager(h.store, f, p, before, limit+1) // one more: is there a next page?
+	page := pagePool.Get().(*bytes.Buffer)
+	page.Reset()
+	defer func() {
+		if page != nil && page.Cap() <= 2*listBufferBytes {
+			pagePool.Put(page)
+		}
+	}()
+	enc := json.NewEncoder(page)
 
 	var (
-		page         bytes.Buffer
 		n            int
 		first, last  uint64
 		more, spills bool
 	)
 	page.WriteByte('[')
 	for {
-		t, ok, err := pg.next(ctx)
+		t, err := pg.next(ctx)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if t == nil {
 			break
 		}
 		if n == limit {
@@ -165,18 +176,17 @@ func (h *Handler) writeTaskList(w http.ResponseWriter, r *http.Request, p *princ
 		if spills {
 			continue // counting pass: nothing kept
 		}
-		b, err := enc.encode(t)
-		if err != nil {
-			return err
-		}
-		pg.sized(len(b))
 		if n > 1 {
 			page.WriteByte(',')
 		}
-		page.Write(b)
+		size, err := appendItem(page, enc, t)
+		if err != nil {
+			return err
+		}
+		pg.sized(size)
 		if page.Len() > listBufferBytes {
 			spills = true
-			page = bytes.Buffer{}
+			page.Reset()
 		}
 	}
 	if more {
@@ -206,26 +216,28 @@ func (h *Handler) streamTaskList(w http.ResponseWriter, r *http.Request, p *prin
 	dw := h.newDeadlineWriter(w)
 	defer dw.renew()
 	bw := bufio.NewWriterSize(dw, 32<<10)
-	enc := newItemEncoder()
-	pg := newTaskPager(h.store, f, p, first+1)
+	var item bytes.Buffer
+	enc := json.NewEncoder(&item)
+	pg := newTaskPager(h.store, f, p, first+1, n)
 	bw.WriteByte('[')
 	for written := 0; written < n; {
-		t, ok, err := pg.next(ctx)
+		t, err := pg.next(ctx)
 		if err != nil {
 			return h.streamCut(ctx, err)
 		}
-		if !ok || t.ID < last {
+		if t == nil || t.ID < last {
 			break
 		}
-		b, err := enc.encode(t)
+		item.Reset()
+		size, err := appendItem(&item, enc, t)
 		if err != nil {
 			return h.streamCut(ctx, err)
 		}
-		pg.sized(len(b))
+		pg.sized(size)
 		if written > 0 {
 			bw.WriteByte(',')
 		}
-		if _, err := bw.Write(b); err != nil {
+		if _, err := bw.Write(item.Bytes()); err != nil {
 			return h.streamCut(ctx, err)
 		}
 		written++
