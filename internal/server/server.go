@@ -3,6 +3,15 @@
 // and task pages later). It starts listening before anything slow happens,
 // so a supervisor sees the daemon alive within milliseconds, and shuts down
 // gracefully when its context ends.
+//
+// Every connection is bounded in time: headers within ReadHeaderTimeout,
+// the whole request within ReadTimeout, the answer within WriteTimeout,
+// and an idle kept-alive connection within IdleTimeout. A handler whose
+// answer lasts longer (a followed log) lifts the read deadline once it
+// has read the body and renews the write deadline before each write with
+// http.ResponseController; package api does. What no handler serves is
+// answered with a JSON error (404, or 405 with Allow), at once and
+// closing the connection when the request announced a body.
 package server
 
 import (
