@@ -185,12 +185,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.metrics.observe("unmatched", sw.code(), time.Since(start))
 		return
 	}
+	// Deferred: a stream cut short ends the handler with a panic
+	// (http.ErrAbortHandler) and is counted too.
+	defer func() {
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		h.metrics.observe(route, sw.code(), time.Since(start))
+	}()
 	h.routes.ServeHTTP(sw, r)
-	route := r.Pattern
-	if route == "" {
-		route = "unmatched"
-	}
-	h.metrics.observe(route, sw.code(), time.Since(start))
 }
 
 // unrouted answers a request no pattern matches: 404, or 405 with Allow

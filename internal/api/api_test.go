@@ -327,6 +327,8 @@ func TestCreateTask(t *testing.T) {
 			fmt.Errorf("override limit not allowed by template plan: %w", semexec.ErrBadRequest), 400, "override limit not allowed"},
 		{"engine lost the template", "/api/v1/projects/web/templates/plan/tasks", `{}`,
 			fmt.Errorf("submit: %w", semexec.ErrUnknownTemplate), 404, "no such"},
+		{"engine shutting down", "/api/v1/projects/web/templates/plan/tasks", `{}`,
+			fmt.Errorf("submit: %w", semexec.ErrClosed), 503, "shutting down"},
 		{"engine failure", "/api/v1/projects/web/templates/plan/tasks", `{}`,
 			errors.New("bolt: disk I/O error at /secret/path"), 500, "internal error"},
 	}
