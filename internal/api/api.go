@@ -93,6 +93,8 @@ type Handler struct {
 	metrics *metrics
 	// writeTimeout is Options.StreamWriteTimeout.
 	writeTimeout time.Duration
+	// listBuffer is listBufferBytes; tests lower it.
+	listBuffer int
 
 	// streams ends every followed log when CloseStreams is called.
 	streams      context.Context
@@ -130,6 +132,7 @@ func New(opts Options) (*Handler, error) {
 		metrics: m,
 
 		writeTimeout: cmp.Or(opts.StreamWriteTimeout, DefaultStreamWriteTimeout),
+		listBuffer:   listBufferBytes,
 	}
 	h.streams, h.closeStreams = context.WithCancel(context.Background())
 	h.handle("GET /api/v1/projects", config.ScopeRead, h.listProjects)

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/state"
 )
 
@@ -44,7 +46,7 @@ func storeWithBigTasks(t testing.TB, n, varsSize int) *state.Store {
 		if i%2 == 1 {
 			p = "db"
 		}
-		if _, err := s.CreateTask(context.Background(), state.Task{Project: p, Template: "deploy", Trigger: "api", Vars: vars}); err != nil {
+		if _, err := s.CreateTask(context.Background(), state.Task{Project: p, Template: "deploy", Vars: vars}); err != nil {
 			t.Fatalf("create task: %v", err)
 		}
 	}
@@ -105,7 +107,6 @@ func TestListBoundedMemory(t *testing.T) {
 		tasks = 10 // the race detector makes JSON ten times slower
 	}
 	s := storeWithBigTasks(t, tasks, varsSize)
-	varsJSON, _ := json.Marshal(bigVars(varsSize))
 	srv := httptest.NewServer(realHandler(t, s))
 	defer srv.Close()
 
@@ -139,9 +140,6 @@ func TestListBoundedMemory(t *testing.T) {
 		if err != nil {
 			t.Fatalf("caller %d: %v", i, err)
 		}
-		if want := int64(tasks) * int64(len(varsJSON)); sizes[i] < want {
-			t.Errorf("caller %d: got %d bytes, want the %d tasks' %d bytes of vars at least", i, sizes[i], tasks, want)
-		}
 	}
 	grown := int64(peak) - int64(before)
 	t.Logf("%d callers listing %d tasks of %d bytes of vars (%d bytes each answer): heap %d MB before, peak %d MB (%+d MB)",
@@ -164,12 +162,14 @@ func TestListBoundedMemory(t *testing.T) {
 	}
 	want := uint64(tasks)
 	for dec.More() {
-		var task state.Task
+		var task struct {
+			ID uint64 `json:"id"`
+		}
 		if err := dec.Decode(&task); err != nil {
 			t.Fatal(err)
 		}
-		if task.ID != want || len(task.Vars) != varsSize/1024 {
-			t.Fatalf("got task %d with %d vars, want task %d with %d", task.ID, len(task.Vars), want, varsSize/1024)
+		if task.ID != want {
+			t.Fatalf("got task %d, want task %d", task.ID, want)
 		}
 		want--
 	}
@@ -180,9 +180,9 @@ func TestListBoundedMemory(t *testing.T) {
 
 // TestListLargePages pages through tasks whose pages are too large to be
 // encoded whole (they are streamed after a counting pass) and checks the
-// pages are what a small page would answer: the same tasks, newest first,
-// the same bytes, the same Link headers, with a token limited to two of
-// the three projects.
+// pages are what small pages (encoded whole) answer: the same tasks,
+// newest first, each the same bytes, in compact JSON, with Link headers
+// through to the end, for a token limited to two of the three projects.
 func TestListLargePages(t *testing.T) {
 	f := newFixture(t)
 	vars := bigVars(8 << 10)
@@ -194,8 +194,13 @@ func TestListLargePages(t *testing.T) {
 			want = append([]uint64{task.ID}, want...)
 		}
 	}
+	small := map[uint64]string{} // the items of the limit=7 pages
 	for _, limit := range []int{7, 100, 1000} {
 		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			if limit > 7 {
+				// Whatever a list item holds, these pages are streamed.
+				api.SetListBuffer(f.h, 2<<10)
+			}
 			var got []uint64
 			path := fmt.Sprintf("/api/v1/tasks?limit=%d", limit)
 			for path != "" {
@@ -203,12 +208,23 @@ func TestListLargePages(t *testing.T) {
 				if rec.Code != 200 {
 					t.Fatalf("GET %s: got %d %s", path, rec.Code, rec.Body)
 				}
-				page := decode[[]state.Task](t, rec)
-				compact, _ := json.Marshal(page)
-				if rec.Body.String() != string(compact)+"\n" {
-					t.Fatalf("GET %s: the answer is not the compact JSON array of its tasks", path)
+				var compact bytes.Buffer
+				if err := json.Compact(&compact, rec.Body.Bytes()); err != nil || compact.String()+"\n" != rec.Body.String() {
+					t.Fatalf("GET %s: not one compact JSON value and a newline (%v)", path, err)
 				}
-				for _, task := range page {
+				page := decode[[]json.RawMessage](t, rec)
+				for _, item := range page {
+					var task struct {
+						ID uint64 `json:"id"`
+					}
+					if err := json.Unmarshal(item, &task); err != nil {
+						t.Fatal(err)
+					}
+					if limit == 7 {
+						small[task.ID] = string(item)
+					} else if string(item) != small[task.ID] {
+						t.Fatalf("task %d: got %.80s..., want %.80s... as in a small page", task.ID, item, small[task.ID])
+					}
 					got = append(got, task.ID)
 				}
 				path = nextLink(t, rec.Header().Get("Link"))

@@ -14,15 +14,15 @@ import (
 
 // Bounds of a task list answer. Whatever the page size and however large
 // the stored tasks, one list request holds at most about listBufferBytes
-// of answer plus one batch of tasks read from the store (sized to about
-// listBatchBytes of JSON, down to a single task).
+// of answer plus one batch of tasks read from the store (sized to weigh
+// about listBatchBytes, down to a single task).
 const (
 	// listBufferBytes is how much of a page is encoded before the first
 	// byte is sent. A page that fits is answered in one piece, with its
 	// Link header known; a larger one is streamed after a counting pass.
 	listBufferBytes = 512 << 10
-	// listBatchBytes is the JSON size a batch of tasks read from the
-	// store aims at.
+	// listBatchBytes is the weight (see taskWeight) a batch of tasks read
+	// from the store aims at.
 	listBatchBytes = 256 << 10
 	// listMaxBatch bounds the tasks read from the store at a time.
 	listMaxBatch = 128
@@ -98,13 +98,13 @@ func (g *taskPager) next(ctx context.Context) (*state.Task, error) {
 	}
 }
 
-// sized records the JSON size of a task next returned.
+// sized records the weight of a task next returned (see taskWeight).
 func (g *taskPager) sized(n int) {
 	g.bytes += n
 	g.count++
 }
 
-// resize picks the next batch size from the average size of the tasks
+// resize picks the next batch size from the average weight of the tasks
 // seen since the last resize.
 func (g *taskPager) resize() {
 	if g.count == 0 {
@@ -113,6 +113,37 @@ func (g *taskPager) resize() {
 	avg := max(g.bytes/g.count, 1)
 	g.size = min(max(listBatchBytes/avg, 1), listMaxBatch)
 	g.bytes, g.count = 0, 0
+}
+
+// taskWeight estimates the memory a task read from the store holds: its
+// list item's JSON size (encoded) plus what its vars take decoded, which
+// the store decodes even when the list item leaves them out.
+func taskWeight(encoded int, t *state.Task) int {
+	return encoded + valueWeight(t.Vars)
+}
+
+// valueWeight estimates the bytes a decoded JSON value takes: its strings
+// and numbers, plus a word or two of overhead per value and map entry.
+func valueWeight(v any) int {
+	switch v := v.(type) {
+	case map[string]any:
+		n := 48
+		for k, e := range v {
+			n += len(k) + 32 + valueWeight(e)
+		}
+		return n
+	case []any:
+		n := 24
+		for _, e := range v {
+			n += 16 + valueWeight(e)
+		}
+		return n
+	case string:
+		return len(v)
+	case json.Number:
+		return len(v)
+	}
+	return 8
 }
 
 // appendItem encodes t at the end of buf as json.Encoder does (HTML-safe
@@ -144,7 +175,7 @@ func (h *Handler) writeTaskList(w http.ResponseWriter, r *http.Request, p *princ
 	page := pagePool.Get().(*bytes.Buffer)
 	page.Reset()
 	defer func() {
-		if page != nil && page.Cap() <= 2*listBufferBytes {
+		if page.Cap() <= 2*listBufferBytes {
 			pagePool.Put(page)
 		}
 	}()
@@ -174,6 +205,7 @@ func (h *Handler) writeTaskList(w http.ResponseWriter, r *http.Request, p *princ
 		n++
 		last = t.ID
 		if spills {
+			pg.sized(taskWeight(0, t))
 			continue // counting pass: nothing kept
 		}
 		if n > 1 {
@@ -183,8 +215,8 @@ func (h *Handler) writeTaskList(w http.ResponseWriter, r *http.Request, p *princ
 		if err != nil {
 			return err
 		}
-		pg.sized(size)
-		if page.Len() > listBufferBytes {
+		pg.sized(taskWeight(size, t))
+		if page.Len() > h.listBuffer {
 			spills = true
 			page.Reset()
 		}
@@ -233,7 +265,7 @@ func (h *Handler) streamTaskList(w http.ResponseWriter, r *http.Request, p *prin
 		if err != nil {
 			return h.streamCut(ctx, err)
 		}
-		pg.sized(size)
+		pg.sized(taskWeight(size, t))
 		if written > 0 {
 			bw.WriteByte(',')
 		}
