@@ -46,7 +46,9 @@ func storeWithBigTasks(t testing.TB, n, varsSize int) *state.Store {
 		if i%2 == 1 {
 			p = "db"
 		}
-		if _, err := s.CreateTask(context.Background(), state.Task{Project: p, Template: "deploy", Vars: vars}); err != nil {
+		var task state.Task // fields set one by one: where they live may change
+		task.Project, task.Template, task.Vars = p, "deploy", vars
+		if _, err := s.CreateTask(context.Background(), task); err != nil {
 			t.Fatalf("create task: %v", err)
 		}
 	}
@@ -189,7 +191,9 @@ func TestListLargePages(t *testing.T) {
 	var want []uint64
 	for i := range 300 {
 		p := []string{"web", "db", "ops"}[i%3]
-		task := f.store.Add(state.Task{Project: p, Template: "deploy", Status: state.StatusSuccess, Vars: vars})
+		task := state.Task{Status: state.StatusSuccess}
+		task.Project, task.Template, task.Vars = p, "deploy", vars
+		task = f.store.Add(task)
 		if p != "ops" {
 			want = append([]uint64{task.ID}, want...)
 		}

@@ -118,7 +118,9 @@ func TestStalledFollowerDropped(t *testing.T) {
 	f := newFixtureWith(t, func(o *api.Options) { o.StreamWriteTimeout = time.Second })
 	srv := httptest.NewServer(f.h)
 	defer srv.Close()
-	task := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusRunning})
+	task := state.Task{Status: state.StatusRunning}
+	task.Project, task.Template = "web", "plan"
+	task = f.store.Add(task)
 	f.store.AppendLog(task.ID, "line 0")
 
 	stalled, stalledBr := dialRaw(t, srv, fmt.Sprintf("GET /api/v1/tasks/%d/log?follow=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", task.ID, readToken))

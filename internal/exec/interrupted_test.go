@@ -20,7 +20,9 @@ func TestInterruptedSaysWhere(t *testing.T) {
 	ctx := context.Background()
 	want := map[uint64]string{}
 	for _, s := range []state.TaskStatus{state.StatusStarting, state.StatusRunning, state.StatusWaitingConfirmation} {
-		task, err := st.CreateTask(ctx, state.Task{Project: "p", Template: "t", Trigger: "api"})
+		var task state.Task
+		task.Project, task.Template = "p", "t"
+		task, err := st.CreateTask(ctx, task)
 		if err != nil {
 			t.Fatal(err)
 		}
