@@ -71,8 +71,8 @@ type Options struct {
 const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	// DefaultReadTimeout leaves room for the largest webhook body (25 MB)
-	// on a slow link.
-	DefaultReadTimeout  = time.Minute
+	// at 7 Mbit/s; forges give up on a delivery after 10 s anyway.
+	DefaultReadTimeout  = 30 * time.Second
 	DefaultWriteTimeout = time.Minute
 	DefaultIdleTimeout  = 2 * time.Minute
 )
