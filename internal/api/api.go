@@ -156,10 +156,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) erro
 // handle registers fn behind authentication and the scope check. Both
 // happen before anything reads the request's body, so a caller without a
 // valid token is answered at once (and its connection closed, see
-// writeError) even when it announced a body it never sends. A request
-// without a body is then freed from the server's read timeout: its
-// answer may stream for longer (a followed log), and the server's
-// background read would otherwise cancel it when the deadline passes.
+// writeError) even when it announced a body it never sends.
 func (h *Handler) handle(pattern string, need config.Scope, fn handlerFunc) {
 	h.routes.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := h.auth.authenticate(r, h.config.Active())
@@ -167,9 +164,6 @@ func (h *Handler) handle(pattern string, need config.Scope, fn handlerFunc) {
 			err = errorf(http.StatusForbidden, "token %q has scope %s; this needs %s", p.name, p.scope, need)
 		}
 		if err == nil {
-			if !hasBody(r) {
-				_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-			}
 			err = fn(w, r, p)
 		}
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"time"
 	"unicode/utf8"
 )
 
@@ -47,9 +46,7 @@ func hasBody(r *http.Request) bool {
 // decodeBody reads a JSON body of at most MaxBodyBytes and decodes it
 // into v, strictly: a Content-Type other than application/json is 415, a
 // larger body 413, invalid UTF-8, unknown fields, a second value or any
-// other malformed JSON 400. An empty body leaves v as it is. Once the body
-// is read, the connection's read deadline is lifted so the rest of the
-// request is not cut by the server's read timeout.
+// other malformed JSON 400. An empty body leaves v as it is.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := checkContentType(r); err != nil {
 		return err
@@ -62,7 +59,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	case err != nil:
 		return errorf(http.StatusBadRequest, "read body: %v", err)
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	return decodeJSON(b, v)
 }
 

@@ -37,10 +37,8 @@
 // request's body. Every error answer to a request that announced a body
 // is sent at once with Connection: close, and the connection's read
 // deadline is moved to now, so a caller that announces a body and never
-// sends it holds nothing. Once authenticated, a request without a body is
-// freed from the listener's read timeout (net/http would otherwise cancel
-// a long answer's context when it passes), and a body is read under it.
-// Streamed answers (lists, logs, followed logs) renew the connection's
+// sends it holds nothing. A body is read under the listener's read
+// timeout (net/http lifts it once the body is read). Streamed answers (lists, logs, followed logs) renew the connection's
 // write deadline before every write (Options.StreamWriteTimeout, 30 s by
 // default): a follower that reads is never cut, however long the task
 // runs, and one that stops reading is dropped once a write has waited

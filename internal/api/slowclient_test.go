@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/api"
+	"github.com/semaphored/semaphored/internal/server"
 	"github.com/semaphored/semaphored/internal/state"
 )
 
@@ -183,5 +185,73 @@ func TestStalledFollowerDropped(t *testing.T) {
 	}
 	if strings.Contains(string(got), fmt.Sprintf("line %d\n", n-1)) {
 		t.Error("the stalled follower got the whole log: it was not dropped")
+	}
+}
+
+// TestFollowOutlivesServerTimeouts follows a log through the daemon's
+// real listener with read, write and stream timeouts of 300 ms, for
+// several times as long, with a quiet spell longer than any of them: a
+// follower that reads is never cut, and gets a clean end with every line.
+func TestFollowOutlivesServerTimeouts(t *testing.T) {
+	const d = 300 * time.Millisecond
+	f := newFixtureWith(t, func(o *api.Options) { o.StreamWriteTimeout = d })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Options{
+		Listener: ln, ReadHeaderTimeout: d, ReadTimeout: d, WriteTimeout: d,
+		Handlers: map[string]http.Handler{"/api/v1/": f.h},
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	}()
+
+	task := state.Task{Status: state.StatusRunning}
+	task.Project, task.Template = "web", "plan"
+	task = f.store.Add(task)
+	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/api/v1/tasks/%d/log?follow=1", srv.Addr(), task.ID), nil)
+	req.Header.Set("Authorization", "Bearer "+readToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make(chan []string, 1)
+	go func() {
+		var lines []string
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		if err := sc.Err(); err != nil {
+			lines = append(lines, "error: "+err.Error())
+		}
+		got <- lines
+	}()
+	var want []string
+	for i := range 30 {
+		if i == 15 {
+			time.Sleep(3 * d) // quiet: no write for longer than every timeout
+		}
+		line := fmt.Sprintf("line %d", i)
+		f.store.AppendLog(task.ID, line)
+		want = append(want, line)
+		time.Sleep(d / 6)
+	}
+	f.store.Finish(task.ID, state.StatusSuccess, 0)
+	select {
+	case lines := <-got:
+		if strings.Join(lines, "|") != strings.Join(want, "|") {
+			t.Errorf("got %q, want %q and a clean end", lines, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the follow did not end with the task")
 	}
 }

@@ -7,9 +7,8 @@
 // Every connection is bounded in time: headers within ReadHeaderTimeout,
 // the whole request within ReadTimeout, the answer within WriteTimeout,
 // and an idle kept-alive connection within IdleTimeout. A handler whose
-// answer lasts longer (a followed log) lifts the read deadline once it
-// has read the body and renews the write deadline before each write with
-// http.ResponseController; package api does. What no handler serves is
+// answer lasts longer (a followed log) renews the write deadline before
+// each write with http.ResponseController; package api does. What no handler serves is
 // answered with a JSON error (404, or 405 with Allow), at once and
 // closing the connection when the request announced a body.
 package server
@@ -50,10 +49,8 @@ type Options struct {
 	// DefaultReadHeaderTimeout).
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout bounds reading a whole request, body included (default
-	// DefaultReadTimeout). A handler whose answer lasts longer (a followed
-	// log) lifts it with http.ResponseController.SetReadDeadline once it
-	// has read the body: net/http cancels a request's context when the
-	// read deadline passes.
+	// DefaultReadTimeout). It does not bound the answer: net/http lifts the
+	// read deadline once the body is read.
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing an answer (default DefaultWriteTimeout),
 	// counted from the end of the request's headers. Handlers that stream
