@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestNoAliasing reads through every method that returns bytes or strings,
@@ -26,6 +27,19 @@ func TestNoAliasing(t *testing.T) {
 	if err := s.AppendLog(ctx, tk.ID, []LogLine{{Text: strings.Repeat("log", 100)}}); err != nil {
 		t.Fatal(err)
 	}
+	payload := []byte(`{"big":"` + strings.Repeat("p", 3000) + `"}`)
+	if _, _, _, err := s.AcceptDelivery(ctx, Delivery{Source: "github", ID: "d1", Pending: true, Payload: payload}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnqueueOutbox(ctx, OutboxEntry{Kind: OutboxComment, Target: "c", Payload: payload}, OutboxEntry{Kind: OutboxComment, Target: "d", Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AckOutbox(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ := s.PendingDeliveries(ctx)
+	due, _ := s.DueOutbox(ctx, time.Now().Add(time.Hour), 0)
+	last, _, _ := s.LastDelivered(ctx, OutboxComment, "d")
 	objs, _ := s.Objects(ctx)
 	obj, _ := s.Object(ctx, key("proj", KindTemplate, "deploy"))
 	revs, _ := s.Revisions(ctx, 0)
@@ -52,6 +66,15 @@ func TestNoAliasing(t *testing.T) {
 	}
 	if len(lines) != 1 || lines[0].Text != strings.Repeat("log", 100) {
 		t.Errorf("ReadLog after close = %+v", lines)
+	}
+	if len(pending) != 1 || string(pending[0].Payload) != string(payload) {
+		t.Error("PendingDeliveries payload changed after close")
+	}
+	if len(due) != 1 || string(due[0].Payload) != string(payload) || due[0].Target != "c" {
+		t.Error("DueOutbox payload changed after close")
+	}
+	if string(last) != string(payload) {
+		t.Error("LastDelivered payload changed after close")
 	}
 }
 

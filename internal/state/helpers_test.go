@@ -42,7 +42,13 @@ func openTest(tb testing.TB, c *clock) *Store {
 
 func openTestAt(tb testing.TB, path string, c *clock) *Store {
 	tb.Helper()
-	opts := Options{}
+	return openTestOpts(tb, path, c, Options{})
+}
+
+// openTestOpts is openTestAt with more options; c, when set, replaces
+// opts.Now.
+func openTestOpts(tb testing.TB, path string, c *clock, opts Options) *Store {
+	tb.Helper()
 	if c != nil {
 		opts.Now = c.Now
 	}
@@ -89,4 +95,29 @@ func mustCreate(tb testing.TB, s *Store, t Task) Task {
 		tb.Fatalf("CreateTask: %v", err)
 	}
 	return got
+}
+
+// notifyEach is an OutboxFunc that enqueues one untargeted notification
+// per status change, so that no entry replaces another.
+func notifyEach(old, new Task) []OutboxEntry {
+	return []OutboxEntry{{Kind: OutboxNotification, Payload: []byte(`{"from":"` + string(old.Status) + `"}`)}}
+}
+
+// allOutbox returns every entry not failed, due or not, by Seq.
+func allOutbox(tb testing.TB, s *Store) []OutboxEntry {
+	tb.Helper()
+	got, err := s.DueOutbox(context.Background(), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+	if err != nil {
+		tb.Fatalf("DueOutbox: %v", err)
+	}
+	return got
+}
+
+// mkTask is a task of project and template, with an optional dedupe key.
+// It assigns fields instead of using a literal, so that it compiles
+// however Task groups them.
+func mkTask(project, template, dedupeKey string) Task {
+	var t Task
+	t.Project, t.Template, t.DedupeKey = project, template, dedupeKey
+	return t
 }

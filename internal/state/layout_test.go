@@ -47,7 +47,9 @@ func TestLayoutGolden(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	path := filepath.Join(t.TempDir(), "state.db")
-	s := openTestAt(t, path, c)
+	s := openTestOpts(t, path, c, Options{Outbox: func(old, new Task) []OutboxEntry {
+		return []OutboxEntry{{Kind: OutboxCommitStatus, Target: "github:acme/site@abc123#semaphored/web/deploy", Payload: []byte(`{"state":"` + string(new.Status) + `"}`)}}
+	}})
 	if err := s.ApplyRevision(ctx, Revision{ID: "c0ffee", Source: "https://git.example.com/config.git", Message: "initial", Author: "ops"}, []Change{
 		{Op: OpCreate, Key: key("", KindSettings, "settings"), Value: []byte(`{"concurrency":2}`)},
 		{Op: OpCreate, Key: key("web", KindProject, "web"), Value: []byte(`{"name":"web"}`)},
@@ -82,10 +84,22 @@ func TestLayoutGolden(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AckOutbox(ctx, 1); err != nil {
+	// Entries 1 and 2 (waiting, running) were replaced by 3 (success).
+	if err := s.AckOutbox(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SeenDelivery(ctx, "github", "72d3162e-cc78-11e3-81ab-4c9367dc0958"); err != nil {
+	if err := s.EnqueueOutbox(ctx, OutboxEntry{Kind: OutboxNotification, Target: "slack:web#ops", TaskID: tk.ID, Status: StatusSuccess, Payload: []byte(`{"text":"ok"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FailOutbox(ctx, 4, "slack: 404 channel_not_found", c.Now().Add(time.Minute), true); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Second)
+	if _, _, _, err := s.AcceptDelivery(ctx, Delivery{Source: "github", ID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Event: "push", Note: "no template matched"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	dt := mkTask("web", "deploy", "github:f00d#web/deploy")
+	if _, _, _, err := s.AcceptDelivery(ctx, Delivery{Source: "github", ID: "f00d", Event: "push", Pending: true, Payload: []byte(`{"ref":"refs/heads/main"}`)}, []Task{dt}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

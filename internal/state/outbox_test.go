@@ -3,57 +3,129 @@ package state
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 )
 
-func TestOutboxAckAndRetry(t *testing.T) {
+// TestOutboxFuncInTransaction checks that Options.Outbox sees each status
+// change once, with the old and new task, and that its entries replace
+// older ones of the same target.
+func TestOutboxFuncInTransaction(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
-	a := mustCreate(t, s, Task{Project: "p", Template: "t"})
-	b := mustCreate(t, s, Task{Project: "p", Template: "t"})
-	if _, err := s.UpdateTask(ctx, a.ID, func(t *Task) error { t.Status = StatusSuccess; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Outbox(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []struct {
-		task   uint64
-		status TaskStatus
-	}{{a.ID, StatusWaiting}, {b.ID, StatusWaiting}, {a.ID, StatusSuccess}}
-	if len(got) != len(want) {
-		t.Fatalf("got %d entries, want %d", len(got), len(want))
-	}
-	for i, w := range want {
-		if got[i].Seq != uint64(i+1) || got[i].TaskID != w.task || got[i].Status != w.status {
-			t.Errorf("entry %d = %+v, want seq %d task %d %s", i, got[i], i+1, w.task, w.status)
+	c := newClock()
+	type call struct{ old, new TaskStatus }
+	var calls []call
+	s := openTestOpts(t, filepath.Join(t.TempDir(), "state.db"), c, Options{Outbox: func(old, new Task) []OutboxEntry {
+		calls = append(calls, call{old.Status, new.Status})
+		if new.Status == StatusRunning {
+			return nil // nothing to report
+		}
+		return []OutboxEntry{{Kind: OutboxCommitStatus, Target: "github:acme/site@sha#" + new.Template, Payload: []byte(new.Status)}}
+	}})
+	tk := mustCreate(t, s, mkTask("p", "t", ""))
+	for _, st := range []TaskStatus{StatusRunning, StatusRunning, StatusSuccess} {
+		if _, err := s.UpdateTask(ctx, tk.ID, func(t *Task) error { t.Status = st; return nil }); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if page, _ := s.Outbox(ctx, 2); len(page) != 2 || page[0].Seq != 1 {
-		t.Errorf("Outbox(2) = %+v, want the 2 oldest", page)
+	want := []call{{"", StatusWaiting}, {StatusWaiting, StatusRunning}, {StatusRunning, StatusSuccess}}
+	if len(calls) != len(want) {
+		t.Fatalf("OutboxFunc calls = %v, want %v", calls, want)
 	}
+	for i := range want {
+		if calls[i] != want[i] {
+			t.Errorf("call %d = %v, want %v", i, calls[i], want[i])
+		}
+	}
+	got := allOutbox(t, s)
+	if len(got) != 1 || got[0].Seq != 2 || got[0].TaskID != tk.ID || got[0].Status != StatusSuccess || string(got[0].Payload) != "success" || !got[0].Created.Equal(c.Now()) || !got[0].NextAttempt.Equal(c.Now()) {
+		t.Errorf("outbox = %+v, want only entry 2 (success) replacing entry 1 (waiting)", got)
+	}
+}
 
-	e, err := s.RetryOutbox(ctx, 2)
-	if err != nil || e.Attempts != 1 {
-		t.Errorf("RetryOutbox = %+v, %v; want 1 attempt", e, err)
-	}
-	if e, _ = s.RetryOutbox(ctx, 2); e.Attempts != 2 {
-		t.Errorf("second RetryOutbox: %d attempts, want 2", e.Attempts)
-	}
-	if err := s.AckOutbox(ctx, 1); err != nil {
+// TestNoOutboxFuncWritesNothing: without Options.Outbox, status changes
+// enqueue nothing.
+func TestNoOutboxFuncWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, nil)
+	tk := mustCreate(t, s, mkTask("p", "t", ""))
+	if _, err := s.UpdateTask(ctx, tk.ID, func(t *Task) error { t.Status = StatusSuccess; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AckOutbox(ctx, 1); err != nil {
-		t.Errorf("second ack of the same entry: %v, want nil", err)
+	if n, err := s.PendingOutbox(ctx); err != nil || n != 0 {
+		t.Errorf("PendingOutbox = %d, %v; want 0", n, err)
 	}
-	left, _ := s.Outbox(ctx, 0)
-	if len(left) != 2 || left[0].Seq != 2 || left[0].Attempts != 2 || left[1].Seq != 3 {
-		t.Errorf("after ack: %+v, want entries 2 (2 attempts) and 3", left)
+}
+
+// TestOutboxFuncBadEntryAborts: an entry without a kind aborts the status
+// change with it.
+func TestOutboxFuncBadEntryAborts(t *testing.T) {
+	ctx := context.Background()
+	s := openTestOpts(t, filepath.Join(t.TempDir(), "state.db"), nil, Options{Outbox: func(old, new Task) []OutboxEntry {
+		if new.Status == StatusFailure {
+			return []OutboxEntry{{Target: "x"}}
+		}
+		return nil
+	}})
+	tk := mustCreate(t, s, mkTask("p", "t", ""))
+	if _, err := s.UpdateTask(ctx, tk.ID, func(t *Task) error { t.Status = StatusFailure; return nil }); err == nil {
+		t.Fatal("UpdateTask with a kindless outbox entry: got nil error")
 	}
-	if _, err := s.RetryOutbox(ctx, 1); !errors.Is(err, ErrNotFound) {
-		t.Errorf("RetryOutbox of an acked entry: got %v, want ErrNotFound", err)
+	if got, _ := s.Task(ctx, tk.ID); got.Status != StatusWaiting {
+		t.Errorf("status = %s after an aborted change, want waiting", got.Status)
+	}
+}
+
+// TestPruneOutbox drops delivered markers and failed entries older than
+// the cutoff and keeps the rest.
+func TestPruneOutbox(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	s := openTest(t, c)
+	enqueue := func(target string) uint64 {
+		t.Helper()
+		if err := s.EnqueueOutbox(ctx, OutboxEntry{Kind: OutboxCommitStatus, Target: target, Payload: []byte(target)}); err != nil {
+			t.Fatal(err)
+		}
+		due := allOutbox(t, s)
+		return due[len(due)-1].Seq
+	}
+	if err := s.AckOutbox(ctx, enqueue("old-delivered")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FailOutbox(ctx, enqueue("old-failed"), "400", c.Now(), true); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(48 * time.Hour)
+	cutoff := c.Now()
+	c.Add(time.Hour)
+	if err := s.AckOutbox(ctx, enqueue("new-delivered")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FailOutbox(ctx, enqueue("new-failed"), "400", c.Now(), true); err != nil {
+		t.Fatal(err)
+	}
+	pending := enqueue("pending")
+	n, err := s.PruneOutbox(ctx, cutoff)
+	if err != nil || n != 2 {
+		t.Errorf("PruneOutbox = %d, %v; want 2", n, err)
+	}
+	if _, ok, _ := s.LastDelivered(ctx, OutboxCommitStatus, "old-delivered"); ok {
+		t.Error("old delivered marker kept")
+	}
+	if p, ok, _ := s.LastDelivered(ctx, OutboxCommitStatus, "new-delivered"); !ok || string(p) != "new-delivered" {
+		t.Errorf("new delivered marker = %q, %v; want kept", p, ok)
+	}
+	failed, _ := s.FailedOutbox(ctx, 0)
+	if len(failed) != 1 || failed[0].Target != "new-failed" {
+		t.Errorf("failed after prune = %+v, want only new-failed", failed)
+	}
+	if due := allOutbox(t, s); len(due) != 1 || due[0].Seq != pending {
+		t.Errorf("pending after prune = %+v, want entry %d", due, pending)
+	}
+	if _, err := s.FailOutbox(ctx, 2, "x", c.Now(), false); !errors.Is(err, ErrNotFound) {
+		t.Errorf("FailOutbox of a pruned entry: got %v, want ErrNotFound", err)
 	}
 }
 

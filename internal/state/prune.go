@@ -27,8 +27,8 @@ type indexEntry struct {
 // in bounded transactions, and returns how many it deleted. Per template,
 // a terminal task is dropped when it is beyond the newest r.KeepTasks
 // terminal tasks, or ended before now-r.MaxAge; zero disables an axis.
-// Non-terminal tasks are never dropped. Outbox entries of dropped tasks go
-// with them. Cancelling ctx stops between transactions.
+// Non-terminal tasks are never dropped. Dedupe keys of dropped tasks are
+// released as deleteTasks says. Cancelling ctx stops between transactions.
 func (s *Store) PruneTasks(ctx context.Context, r Retention) (int, error) {
 	if r.KeepTasks <= 0 && r.MaxAge <= 0 {
 		return 0, nil
@@ -86,7 +86,7 @@ func (s *Store) PruneTasks(ctx context.Context, r Retention) (int, error) {
 		var done int
 		err := s.update(ctx, func(tx *bbolt.Tx) error {
 			var err error
-			done, err = deleteTasks(tx, batch)
+			done, err = deleteTasks(tx, batch, s.now())
 			return err
 		})
 		if err != nil {
@@ -101,10 +101,17 @@ func (s *Store) PruneTasks(ctx context.Context, r Retention) (int, error) {
 }
 
 // deleteTasks deletes the tasks of ids that still exist and are terminal,
-// with their index entries, logs and outbox entries.
-func deleteTasks(tx *bbolt.Tx, ids []uint64) (int, error) {
-	gone := make(map[uint64]bool, len(ids))
+// with their index entries and logs. A task's dedupe key is released with
+// it only when the task was created more than DedupeTTL before now;
+// otherwise the key stays taken and is noted in dedupe_orphans, which
+// PruneDeliveries releases later. Outbox entries are not the task's: they
+// carry their own payload and leave by AckOutbox or PruneOutbox.
+func deleteTasks(tx *bbolt.Tx, ids []uint64, now time.Time) (int, error) {
 	logs := tx.Bucket(bucketLogs)
+	dedupe := tx.Bucket(bucketTaskByDedupe)
+	orphans := tx.Bucket(bucketDedupeOrphans)
+	keepAfter := now.Add(-DedupeTTL)
+	n := 0
 	for _, id := range ids {
 		t, err := getTask(tx, id)
 		if errors.Is(err, ErrNotFound) {
@@ -125,32 +132,22 @@ func deleteTasks(tx *bbolt.Tx, ids []uint64) (int, error) {
 		if err := logs.DeleteBucket(u64(id)); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
 			return 0, fmt.Errorf("delete log of task %d: %w", id, err)
 		}
-		gone[id] = true
-	}
-	if len(gone) == 0 {
-		return 0, nil
-	}
-	out := tx.Bucket(bucketOutbox)
-	var stale [][]byte
-	err := out.ForEach(func(k, v []byte) error {
-		var e OutboxEntry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("decode outbox entry %x: %w", k, err)
+		if t.DedupeKey != "" {
+			k := []byte(t.DedupeKey)
+			if v := dedupe.Get(k); len(v) == 8 && binary.BigEndian.Uint64(v) == id {
+				if t.Created.After(keepAfter) {
+					err = orphans.Put(timedKey(t.Created, k), u64(id))
+				} else {
+					err = dedupe.Delete(k)
+				}
+				if err != nil {
+					return 0, fmt.Errorf("release dedupe key of task %d: %w", id, err)
+				}
+			}
 		}
-		if gone[e.TaskID] {
-			stale = append(stale, bytes.Clone(k))
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
+		n++
 	}
-	for _, k := range stale {
-		if err := out.Delete(k); err != nil {
-			return 0, err
-		}
-	}
-	return len(gone), nil
+	return n, nil
 }
 
 // PruneEvents deletes events that happened before before, oldest first, in

@@ -32,6 +32,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives migration notes (default: discarded).
 	Logger *slog.Logger
+	// Outbox, when set, returns the outbox entries of each task status
+	// change and is called inside its transaction. Nil: no entry is
+	// written on status changes (nothing nobody reads).
+	Outbox OutboxFunc
 }
 
 // Store is the BoltDB state file. It is safe for concurrent use: bbolt
@@ -41,6 +45,8 @@ type Store struct {
 	path    string
 	now     func() time.Time
 	log     *slog.Logger
+	outbox  OutboxFunc
+	group   *groupCommit
 	version int
 
 	// afterPruneBatch, when set by a test, runs after each pruning
@@ -63,6 +69,15 @@ var (
 	bucketTaskByTemplate = []byte("task_by_template")
 	bucketTaskActive     = []byte("task_active")
 	bucketTaskByStatus   = []byte("task_by_status")
+
+	bucketTaskByDedupe         = []byte("task_by_dedupe")
+	bucketDedupeOrphans        = []byte("dedupe_orphans")
+	bucketDeliveryPending      = []byte("delivery_pending")
+	bucketOutboxByTarget       = []byte("outbox_by_target")
+	bucketOutboxDue            = []byte("outbox_due")
+	bucketOutboxFailed         = []byte("outbox_failed")
+	bucketOutboxDelivered      = []byte("outbox_delivered")
+	bucketOutboxDeliveredTimes = []byte("outbox_delivered_times")
 
 	keySchemaVersion  = []byte("schema_version")
 	keyActiveRevision = []byte("active_revision")
@@ -118,7 +133,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		opts.Logger.Warn("narrowed state file mode to 0600", "path", path, "was", fi.Mode().Perm().String())
 	}
-	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger}
+	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger, outbox: opts.Outbox, group: &groupCommit{db: db}}
 	if err := s.migrate(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
@@ -146,6 +161,17 @@ func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 		return err
 	}
 	return s.db.View(fn)
+}
+
+// batch runs fn in a write transaction shared with concurrent batch
+// calls (one commit for all of them, see groupCommit), unless ctx is
+// already done. fn may run more than once and must give the same result
+// each time.
+func (s *Store) batch(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.group.do(fn)
 }
 
 // update runs fn in a write transaction unless ctx is already done.

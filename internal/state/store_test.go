@@ -106,7 +106,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Errorf("got %v, want ErrSchemaTooNew", err)
 	}
-	for _, want := range []string{path, "schema version 4", "knows up to 3"} {
+	for _, want := range []string{path, "schema version 5", "knows up to 4"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
@@ -148,7 +148,7 @@ func TestMigrateFromV0(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	writeRaw(t, path, func(tx *bbolt.Tx) error { return nil }) // a bare bbolt file
 	s := openTestAt(t, path, nil)
-	if got, want := s.SchemaVersion(), 3; got != want {
+	if got, want := s.SchemaVersion(), 4; got != want {
 		t.Fatalf("SchemaVersion() = %d, want %d", got, want)
 	}
 	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
@@ -209,7 +209,7 @@ func testMigrateFrom(t *testing.T, from int) {
 	}
 
 	s := openTestAt(t, path, nil)
-	if got, want := s.SchemaVersion(), 3; got != want {
+	if got, want := s.SchemaVersion(), 4; got != want {
 		t.Fatalf("SchemaVersion() = %d, want %d", got, want)
 	}
 	ctx := context.Background()
@@ -288,10 +288,23 @@ func TestCanceledContext(t *testing.T) {
 		"AppendLog":             func() error { return s.AppendLog(ctx, tk.ID, []LogLine{{Text: "x"}}) },
 		"ReadLog":               func() error { _, err := s.ReadLog(ctx, tk.ID, 0, 1); return err },
 		"PruneTasks":            func() error { _, err := s.PruneTasks(ctx, Retention{KeepTasks: 1}); return err },
-		"Outbox":                func() error { _, err := s.Outbox(ctx, 1); return err },
+		"DueOutbox":             func() error { _, err := s.DueOutbox(ctx, time.Now(), 1); return err },
+		"PendingOutbox":         func() error { _, err := s.PendingOutbox(ctx); return err },
+		"EnqueueOutbox":         func() error { return s.EnqueueOutbox(ctx, OutboxEntry{Kind: OutboxComment}) },
 		"AckOutbox":             func() error { return s.AckOutbox(ctx, 1) },
-		"SeenDelivery":          func() error { _, err := s.SeenDelivery(ctx, "github", "1"); return err },
-		"PruneDeliveries":       func() error { _, err := s.PruneDeliveries(ctx, time.Now()); return err },
+		"FailOutbox":            func() error { _, err := s.FailOutbox(ctx, 1, "x", time.Now(), false); return err },
+		"FailedOutbox":          func() error { _, err := s.FailedOutbox(ctx, 1); return err },
+		"LastDelivered":         func() error { _, _, err := s.LastDelivered(ctx, OutboxComment, "x"); return err },
+		"PruneOutbox":           func() error { _, err := s.PruneOutbox(ctx, time.Now()); return err },
+		"AcceptDelivery": func() error {
+			_, _, _, err := s.AcceptDelivery(ctx, Delivery{Source: "github", ID: "1"}, nil)
+			return err
+		},
+		"PendingDeliveries": func() error { _, err := s.PendingDeliveries(ctx); return err },
+		"CompleteDelivery":  func() error { _, _, err := s.CompleteDelivery(ctx, "github", "1", nil, ""); return err },
+		"Delivery":          func() error { _, _, err := s.Delivery(ctx, "github", "1"); return err },
+		"SeenDelivery":      func() error { _, err := s.SeenDelivery(ctx, "github", "1"); return err },
+		"PruneDeliveries":   func() error { _, err := s.PruneDeliveries(ctx, time.Now()); return err },
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {

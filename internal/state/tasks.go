@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -123,34 +124,37 @@ func putTask(tx *bbolt.Tx, t *Task) error {
 	return nil
 }
 
-// recordStatus writes the event and the outbox entry of a status change.
-func (s *Store) recordStatus(tx *bbolt.Tx, t *Task) error {
+// recordStatus writes the event of a status change of t (old.Status is
+// "" on create) and the outbox entries Options.Outbox returns for it.
+func (s *Store) recordStatus(tx *bbolt.Tx, old, t *Task) error {
 	now := s.now()
 	events := tx.Bucket(bucketEvents)
 	events.FillPercent = 1
 	if err := putEvent(events, Event{At: now, Type: EventTaskStatus, TaskID: t.ID, Status: t.Status, Message: t.Message}); err != nil {
 		return err
 	}
-	out := tx.Bucket(bucketOutbox)
-	n, err := out.NextSequence()
-	if err != nil {
-		return err
-	}
-	v, err := json.Marshal(OutboxEntry{Seq: n, TaskID: t.ID, Status: t.Status, At: now})
-	if err != nil {
-		return fmt.Errorf("encode outbox entry: %w", err)
-	}
-	if err := out.Put(u64(n), v); err != nil {
-		return fmt.Errorf("store outbox entry: %w", err)
-	}
-	return nil
+	return s.enqueueStatus(tx, old, t, now)
 }
 
-// CreateTask stores a new task with the next ID (status waiting unless
-// set, Created now unless set, ExitCode -1) and returns it. An event and
-// an outbox entry are written in the same transaction. LogLines and
-// LogBytes start at zero whatever t says.
-func (s *Store) CreateTask(ctx context.Context, t Task) (Task, error) {
+// createTaskTx is CreateTask inside tx. When t's DedupeKey is taken it
+// stores nothing and returns the task holding the key and existing=true;
+// if that task was pruned already (its key is kept, see DedupeTTL), the
+// returned task has only ID and DedupeKey set.
+func (s *Store) createTaskTx(tx *bbolt.Tx, t Task) (_ Task, existing bool, _ error) {
+	var dedupe *bbolt.Bucket
+	if t.DedupeKey != "" {
+		dedupe = tx.Bucket(bucketTaskByDedupe)
+		if v := dedupe.Get([]byte(t.DedupeKey)); len(v) == 8 {
+			id := binary.BigEndian.Uint64(v)
+			got, err := getTask(tx, id)
+			if errors.Is(err, ErrNotFound) {
+				gone := Task{ID: id}
+				gone.DedupeKey = t.DedupeKey
+				return gone, true, nil
+			}
+			return got, true, err
+		}
+	}
 	if t.Status == "" {
 		t.Status = StatusWaiting
 	}
@@ -159,33 +163,68 @@ func (s *Store) CreateTask(ctx context.Context, t Task) (Task, error) {
 	}
 	t.ExitCode = -1
 	t.LogLines, t.LogBytes = 0, 0
+	b := tx.Bucket(bucketTasks)
+	b.FillPercent = 1
+	id, err := b.NextSequence()
+	if err != nil {
+		return Task{}, false, err
+	}
+	t.ID = id
+	if err := putTask(tx, &t); err != nil {
+		return Task{}, false, err
+	}
+	if err := putTaskIndexes(tx, &t); err != nil {
+		return Task{}, false, err
+	}
+	if dedupe != nil {
+		if err := dedupe.Put([]byte(t.DedupeKey), u64(t.ID)); err != nil {
+			return Task{}, false, fmt.Errorf("index dedupe key of task %d: %w", t.ID, err)
+		}
+	}
+	return t, false, s.recordStatus(tx, &Task{}, &t)
+}
+
+// CreateTask stores a new task with the next ID (status waiting unless
+// set, Created now unless set, ExitCode -1) and returns it. Its status
+// event, and the outbox entries of Options.Outbox, are written in the same
+// transaction. LogLines and LogBytes start at zero whatever t says.
+//
+// A non-empty t.DedupeKey is unique among tasks: when it is taken already,
+// CreateTask stores nothing and returns the task that holds it with an
+// error wrapping ErrDuplicate (errors.Is). A key stays taken while its
+// task exists and for DedupeTTL after that task's creation; if the task
+// was pruned in between, the returned task has only ID and DedupeKey.
+func (s *Store) CreateTask(ctx context.Context, t Task) (Task, error) {
+	var (
+		got      Task
+		existing bool
+	)
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketTasks)
-		b.FillPercent = 1
-		id, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		t.ID = id
-		if err := putTask(tx, &t); err != nil {
-			return err
-		}
-		if err := putTaskIndexes(tx, &t); err != nil {
-			return err
-		}
-		return s.recordStatus(tx, &t)
+		var err error
+		got, existing, err = s.createTaskTx(tx, t)
+		return err
 	})
 	if err != nil {
 		return Task{}, fmt.Errorf("create task %s/%s: %w", t.Project, t.Template, err)
 	}
-	return t, nil
+	if existing {
+		return got, fmt.Errorf("create task %s/%s: key %q is task %d's: %w", t.Project, t.Template, t.DedupeKey, got.ID, ErrDuplicate)
+	}
+	return got, nil
 }
 
 // UpdateTask changes a task in one transaction: fn gets the current task
-// and edits it in place; an error from fn aborts. When the status changes
-// an event and an outbox entry are written in the same transaction.
-// ErrNotFound when there is no such task. fn must not change ID, LogLines
-// or LogBytes; those edits are ignored.
+// and edits it in place; an error from fn aborts and is returned wrapped.
+// When the status changes, its event and the outbox entries of
+// Options.Outbox are written in the same transaction. ErrNotFound when
+// there is no such task. fn must not change ID, DedupeKey, LogLines or
+// LogBytes; those edits are ignored.
+//
+// fn may run more than once for one call: an implementation on a database
+// retries the transaction on a serialization failure, calling fn again on
+// the task as then stored. So fn must only edit the task it gets, from
+// what it gets (no side effects, no counting of its own calls); the
+// result of the call is that of its last run.
 func (s *Store) UpdateTask(ctx context.Context, id uint64, fn func(*Task) error) (Task, error) {
 	var t Task
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
@@ -203,6 +242,7 @@ func (s *Store) UpdateTask(ctx context.Context, id uint64, fn func(*Task) error)
 			return err
 		}
 		t.ID, t.LogLines, t.LogBytes = old.ID, old.LogLines, old.LogBytes
+		t.DedupeKey = old.DedupeKey
 		if err := putTask(tx, &t); err != nil {
 			return err
 		}
@@ -215,7 +255,7 @@ func (s *Store) UpdateTask(ctx context.Context, id uint64, fn func(*Task) error)
 			}
 		}
 		if t.Status != old.Status {
-			return s.recordStatus(tx, &t)
+			return s.recordStatus(tx, &old, &t)
 		}
 		return nil
 	})

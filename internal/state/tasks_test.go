@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 func TestCreateTaskDefaults(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
-	s := openTest(t, c)
+	s := openTestOpts(t, filepath.Join(t.TempDir(), "state.db"), c, Options{Outbox: notifyEach})
 	tests := []struct {
 		name       string
 		in         Task
@@ -44,7 +45,7 @@ func TestCreateTaskDefaults(t *testing.T) {
 	}
 	// Each creation wrote one status event and one outbox entry.
 	events, _ := s.Events(ctx, 0, 0)
-	outbox, _ := s.Outbox(ctx, 0)
+	outbox := allOutbox(t, s)
 	if len(events) != 2 || len(outbox) != 2 {
 		t.Errorf("got %d events and %d outbox entries after 2 creations, want 2 and 2", len(events), len(outbox))
 	}
@@ -53,7 +54,7 @@ func TestCreateTaskDefaults(t *testing.T) {
 func TestUpdateTaskStatusWritesEventAndOutbox(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
-	s := openTest(t, c)
+	s := openTestOpts(t, filepath.Join(t.TempDir(), "state.db"), c, Options{Outbox: notifyEach})
 	tk := mustCreate(t, s, Task{Project: "p", Template: "t", Vars: map[string]any{"env": "prod"}})
 	countAfter := func() (int, int) {
 		t.Helper()
@@ -61,11 +62,7 @@ func TestUpdateTaskStatusWritesEventAndOutbox(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ob, err := s.Outbox(ctx, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(ev), len(ob)
+		return len(ev), len(allOutbox(t, s))
 	}
 
 	// A non-status edit writes neither.
@@ -90,7 +87,7 @@ func TestUpdateTaskStatusWritesEventAndOutbox(t *testing.T) {
 		t.Errorf("updated task = %+v", got)
 	}
 	events, _ := s.Events(ctx, 1, 0)
-	outbox, _ := s.Outbox(ctx, 0)
+	outbox := allOutbox(t, s)
 	if len(events) != 1 || events[0].Type != EventTaskStatus || events[0].TaskID != tk.ID || events[0].Status != StatusRunning || !events[0].At.Equal(c.Now()) {
 		t.Errorf("events after status change = %+v, want one running event", events)
 	}

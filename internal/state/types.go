@@ -11,6 +11,9 @@ var (
 	ErrLocked = errors.New("state file is locked by another process")
 	// ErrNotFound means no record has that key.
 	ErrNotFound = errors.New("not found")
+	// ErrDuplicate means a task with the same dedupe key exists already;
+	// CreateTask returns that task beside it.
+	ErrDuplicate = errors.New("dedupe key already used")
 )
 
 // Kind is the kind of a declared object, as stored.
@@ -151,6 +154,9 @@ type Task struct {
 	Workspace string         `json:"workspace,omitempty"`
 	// DryRun runs in check/plan mode and never applies.
 	DryRun bool `json:"dry_run,omitempty"`
+	// DedupeKey, when set, is unique among tasks: at most one task is ever
+	// created per key (see CreateTask and docs on the dedupe rule).
+	DedupeKey string `json:"dedupe_key,omitempty"`
 
 	// Message says why the task has its status ("timed out", "superseded by task 12").
 	Message string `json:"message,omitempty"`
@@ -187,14 +193,4 @@ type LogLine struct {
 type Retention struct {
 	KeepTasks int
 	MaxAge    time.Duration
-}
-
-// OutboxEntry is a task status change waiting to be reported (commit
-// statuses). It is written in the same transaction as the change.
-type OutboxEntry struct {
-	Seq      uint64     `json:"seq"`
-	TaskID   uint64     `json:"task_id"`
-	Status   TaskStatus `json:"status"`
-	At       time.Time  `json:"at"`
-	Attempts int        `json:"attempts"`
 }
