@@ -146,6 +146,7 @@ func New(opts Options) (*Handler, error) {
 	h.handle("POST /api/v1/tasks/{id}/stop", config.ScopeRun, h.taskAction(opts.Engine.Stop))
 	h.handle("POST /api/v1/tasks/{id}/confirm", config.ScopeRun, h.taskAction(opts.Engine.Confirm))
 	h.handle("POST /api/v1/tasks/{id}/reject", config.ScopeRun, h.taskAction(opts.Engine.Reject))
+	h.handle("GET /api/v1/backup", backupScope, h.backup)
 	return h, nil
 }
 
