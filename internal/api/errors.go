@@ -48,10 +48,11 @@ func statusOf(err error) (int, string) {
 		// not parse, an override the template does not allow); the reason
 		// is about the caller's own input.
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, exec.ErrClosed):
-		return http.StatusServiceUnavailable, exec.ErrClosed.Error()
 	case errors.Is(err, exec.ErrNotStoppable), errors.Is(err, exec.ErrNotAwaitingApproval):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, exec.ErrClosed):
+		// Shutdown began: the caller may retry against the next process.
+		return http.StatusServiceUnavailable, exec.ErrClosed.Error()
 	}
 	return http.StatusInternalServerError, "internal error"
 }

@@ -28,9 +28,8 @@ const (
 	listMaxBatch = 128
 )
 
-// listItem is what a task list answers for t (a pointer: boxing the
-// struct would copy it).
-func listItem(t *state.Task) any { return t }
+// listItem is what a task list answers for t: its summary (no vars).
+func listItem(t *state.Task) any { return taskSummary(*t) }
 
 // pagePool holds the buffers pages are encoded in.
 var pagePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -18,6 +18,7 @@ import (
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/server"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 // dialRaw connects to srv with a small receive buffer (so that a client
@@ -159,7 +160,7 @@ func TestStalledFollowerDropped(t *testing.T) {
 		f.store.AppendLog(task.ID, lines...)
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitFor(t, "one follower left", func() bool { return f.engine.Followers() == 1 })
+	testenv.WaitFor(t, "one follower left", 0, func() bool { return f.engine.Followers() == 1 })
 
 	// The healthy follower goes on; the task ends; it gets a clean end.
 	for range 5 {

@@ -35,8 +35,11 @@ func TestInterruptedSaysWhere(t *testing.T) {
 
 	git := gitcache.New(filepath.Join(dir, "git"), gitcache.Options{})
 	defer git.Close()
-	e := New(Options{Store: st, Config: &fakeConfig{cfg: testConfig(t.TempDir())}, Secrets: &config.Resolver{},
-		WorkDir: filepath.Join(dir, "work"), Git: git})
+	e, err := New(Options{Store: st, Config: &fakeConfig{cfg: testConfig(t.TempDir())}, Secrets: &config.Resolver{},
+		WorkDir: filepath.Join(dir, "work"), Checkouts: git})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := &harness{t: t, e: e, store: st}
 	h.start()
 	defer h.stop()
