@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 
@@ -28,8 +29,16 @@ const (
 	listMaxBatch = 128
 )
 
-// listItem is what a task list answers for t: its summary (no vars).
-func listItem(t *state.Task) any { return taskSummary(*t) }
+// itemEncoder encodes list items: each task's summary (no vars), built in
+// a value it reuses so that no item is boxed on the heap.
+type itemEncoder struct {
+	enc  *json.Encoder
+	item Task
+}
+
+func newItemEncoder(w io.Writer) *itemEncoder {
+	return &itemEncoder{enc: json.NewEncoder(w)}
+}
 
 // pagePool holds the buffers pages are encoded in.
 var pagePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -145,11 +154,15 @@ func valueWeight(v any) int {
 	return 8
 }
 
-// appendItem encodes t at the end of buf as json.Encoder does (HTML-safe
-// escaping), without its newline, and returns the item's size.
-func appendItem(buf *bytes.Buffer, enc *json.Encoder, t *state.Task) (int, error) {
+// appendItem encodes t's list item at the end of buf, which must be the
+// writer of e, as json.Encoder does (HTML-safe escaping) without its
+// newline, and returns the item's size.
+func appendItem(buf *bytes.Buffer, e *itemEncoder, t *state.Task) (int, error) {
 	n := buf.Len()
-	if err := enc.Encode(listItem(t)); err != nil {
+	e.item = taskSummary(*t)
+	err := e.enc.Encode(&e.item)
+	e.item = Task{}
+	if err != nil {
 		buf.Truncate(n)
 		return 0, fmt.Errorf("encode task %d: %w", t.ID, err)
 	}
@@ -178,7 +191,7 @@ func (h *Handler) writeTaskList(w http.ResponseWriter, r *http.Request, p *princ
 			pagePool.Put(page)
 		}
 	}()
-	enc := json.NewEncoder(page)
+	enc := newItemEncoder(page)
 
 	var (
 		n            int
@@ -248,7 +261,7 @@ func (h *Handler) streamTaskList(w http.ResponseWriter, r *http.Request, p *prin
 	defer dw.renew()
 	bw := bufio.NewWriterSize(dw, 32<<10)
 	var item bytes.Buffer
-	enc := json.NewEncoder(&item)
+	enc := newItemEncoder(&item)
 	pg := newTaskPager(h.store, f, p, first+1, n)
 	bw.WriteByte('[')
 	for written := 0; written < n; {
