@@ -3,15 +3,14 @@ package server
 import (
 	"encoding/json"
 	"net/http"
-	"time"
 )
 
 // jsonErrors serves mux, answering the requests no pattern matches with
 // a JSON error like the API's ({"error": "..."}): 404, or 405 with Allow
 // when the path exists for other methods, also under the prefixes other
-// packages mount (/api/v1/ before the API is built, /hooks/). A request
-// that announced a body is answered at once and its connection closed,
-// without waiting for a body that may never come.
+// packages mount (/api/v1/ before the API is built). A request that
+// announced a body is answered at once and its connection closed (see
+// closeUnread).
 type jsonErrors struct {
 	mux *http.ServeMux
 }
@@ -32,12 +31,6 @@ func (j jsonErrors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = c.status
 		msg = "method " + r.Method + " not allowed here"
 		w.Header().Set("Allow", c.header.Get("Allow"))
-	}
-	if r.ContentLength != 0 {
-		// Answer now and close: the read deadline in the past also stops
-		// net/http from reading what is left of the body after the answer.
-		w.Header().Set("Connection", "close")
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

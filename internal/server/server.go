@@ -9,8 +9,10 @@
 // and an idle kept-alive connection within IdleTimeout. A handler whose
 // answer lasts longer (a followed log) renews the write deadline before
 // each write with http.ResponseController; package api does. What no handler serves is
-// answered with a JSON error (404, or 405 with Allow), at once and
-// closing the connection when the request announced a body.
+// answered with a JSON error (404, or 405 with Allow). Any answer a
+// handler starts before it read the request's body whole is sent at once
+// and closes the connection (see closeUnread): no caller holds a
+// connection by announcing a body it never sends.
 package server
 
 import (
@@ -114,7 +116,7 @@ func New(opts Options) *Server {
 		mux.Handle(pattern, h)
 	}
 	srv := &http.Server{
-		Handler:           jsonErrors{mux},
+		Handler:           closeUnread(jsonErrors{mux}),
 		ReadHeaderTimeout: cmp.Or(opts.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 		ReadTimeout:       cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
 		WriteTimeout:      cmp.Or(opts.WriteTimeout, DefaultWriteTimeout),

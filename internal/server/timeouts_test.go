@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -169,4 +170,48 @@ func TestSlowClients(t *testing.T) {
 		}
 		waitClosed(t, c, br, wait)
 	})
+}
+
+// TestAnswerBeforeBody checks the rule of closeUnread on a handler that
+// knows nothing of it: an answer given without reading the announced
+// body comes at once and ends the connection; an answer after reading
+// the body whole (even without seeing EOF) keeps the connection.
+func TestAnswerBeforeBody(t *testing.T) {
+	addr := startServer(t, Options{
+		ReadTimeout: time.Hour, // the answer must not wait for it
+		Handlers: map[string]http.Handler{
+			"POST /refuse": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusUnauthorized)
+			}),
+			"POST /decode": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var v map[string]any
+				if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
+					w.WriteHeader(http.StatusBadRequest)
+					return
+				}
+				io.WriteString(w, "ok")
+			}),
+		},
+	})
+	const wait = 10 * time.Second
+
+	c, br := rawConn(t, addr, "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+	resp, _ := readAnswer(t, c, br, wait)
+	if resp.StatusCode != 401 || !resp.Close {
+		t.Errorf("refused before the body: got %d close=%v, want 401 closing the connection", resp.StatusCode, resp.Close)
+	}
+	waitClosed(t, c, br, wait)
+
+	body := `{"a":1}`
+	req := fmt.Sprintf("POST /decode HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	c, br = rawConn(t, addr, req)
+	for i := range 2 { // the same connection serves a second request
+		if i > 0 {
+			io.WriteString(c, req)
+		}
+		resp, got := readAnswer(t, c, br, wait)
+		if resp.StatusCode != 200 || resp.Close || got != "ok" {
+			t.Fatalf("request %d after reading the body: got %d close=%v %q, want 200 ok on a kept connection", i+1, resp.StatusCode, resp.Close, got)
+		}
+	}
 }
