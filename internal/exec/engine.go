@@ -299,8 +299,8 @@ func (e *Engine) recover(ctx context.Context) error {
 			e.log.Error("append interruption line", "task", t.ID, "err", err)
 		}
 		nt, err := e.store.UpdateTask(ctx, t.ID, func(t *state.Task) error {
+			t.Message = fmt.Sprintf("interrupted: the daemon stopped while the task was %s", t.Status) // msgInterrupted when running
 			t.Status = state.StatusInterrupted
-			t.Message = msgInterrupted
 			t.Ended = now
 			return nil
 		})
