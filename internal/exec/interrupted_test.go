@@ -47,5 +47,9 @@ func TestInterruptedSaysWhere(t *testing.T) {
 		if got := h.wait(id, state.StatusInterrupted); got.Message != msg {
 			t.Errorf("task %d: got %q, want %q", id, got.Message, msg)
 		}
+		lines, err := st.ReadLog(ctx, id, 0, 0)
+		if err != nil || len(lines) == 0 || lines[len(lines)-1].Text != "*** "+msg+" ***" {
+			t.Errorf("task %d: log %v, %v; want it to end with the message", id, lines, err)
+		}
 	}
 }
