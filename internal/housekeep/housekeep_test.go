@@ -17,8 +17,7 @@ import (
 // housekeepState returns a real state file holding 105 invalid revisions
 // (and their events) recorded 60 days ago, one recorded an hour ago, one
 // webhook delivery accepted 60 days ago and one an hour ago (each with its
-// event), and a
-// report delivered 60 days ago.
+// event), and a report delivered 60 days ago.
 func housekeepState(t *testing.T) *state.Store {
 	t.Helper()
 	var (
