@@ -262,7 +262,7 @@ func BenchmarkGather1000Templates(b *testing.B) {
 }
 
 // TestLinkOpensNoAPI: a task page's signed link is no credential for the
-// API.
+// API, and the page takes the API's tokens.
 func TestLinkOpensNoAPI(t *testing.T) {
 	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
 	if err != nil {
@@ -300,6 +300,31 @@ func TestLinkOpensNoAPI(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s with a signed link: got %d, want 401", path, resp.StatusCode)
+		}
+	}
+
+	// The page takes the API's tokens through the API's own check.
+	pages, err := web.New(web.Options{Tasks: store, Auth: h, Links: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	psrv := httptest.NewServer(pages)
+	defer psrv.Close()
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"Bearer admin-token", 200}, {"Bearer wrong", 401}, {"", 401}} {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/tasks/%d", psrv.URL, tk.ID), nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("task page with %q: got %d, want %d", tc.auth, resp.StatusCode, tc.want)
 		}
 	}
 }
