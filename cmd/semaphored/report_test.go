@@ -131,6 +131,19 @@ templates:
 		t.Errorf("task page: %d\n%.500s", resp.StatusCode, page)
 	}
 
+	// The admin token opens the page too; nothing opens it without one.
+	if code, body := d.get("/tasks/" + strconv.FormatUint(id, 10)); code != 200 || !strings.Contains(body, "web/deploy #") {
+		t.Errorf("task page with the admin token: %d", code)
+	}
+	resp, err = http.Get(d.url + "/tasks/" + strconv.FormatUint(id, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("task page without a credential: got %d, want 401", resp.StatusCode)
+	}
+
 	// Forge down, a second task, kill -9 while its status waits.
 	forge.mu.Lock()
 	forge.down = true
