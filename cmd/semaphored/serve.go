@@ -560,14 +560,10 @@ func newReporting(o daemonOptions, store *state.Store, engine *exec.Engine, sync
 		return nil, nil, err
 	}
 	reporter.OnEnqueue(worker.Wake)
-	// The page takes API tokens through the API's own check when it has
-	// one (api.Handler.Authorize), signed links always.
-	var auth web.TokenAuth
-	if a, ok := any(h).(web.TokenAuth); ok {
-		auth = a
-	}
+	// The page takes API tokens through the API's own check, and the
+	// signed links of statuses and notifications.
 	pages, err := web.New(web.Options{
-		Tasks: store, Follower: engine, Auth: auth, Links: signer, Config: active,
+		Tasks: store, Follower: engine, Auth: h, Links: signer, Config: active,
 		Logger: o.logger.With("component", "web"), Registerer: o.reg,
 	})
 	if err != nil {
