@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/semaphored/semaphored/internal/testenv"
 )
@@ -142,6 +145,27 @@ templates:
 	resp.Body.Close()
 	if resp.StatusCode != 401 {
 		t.Errorf("task page without a credential: got %d, want 401", resp.StatusCode)
+	}
+
+	// The whole daemon's /metrics, every subsystem running: promlint-clean,
+	// with the outbox's and the page's series.
+	resp, err = http.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	problems, err := promlint.New(bytes.NewReader(scrape)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	for _, want := range []string{`semaphored_outbox_delivered_total{destination="github",kind="commit_status"} `, `semaphored_task_page_requests_total{auth="link",code="200",route="page"} 1`} {
+		if !bytes.Contains(scrape, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 
 	// Forge down, a second task, kill -9 while its status waits.
