@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 // aiosmtpd starts Debian's python3-aiosmtpd on a loopback port, storing
@@ -25,7 +27,10 @@ func aiosmtpd(t *testing.T, withTLS bool) (addr, maildir string, pool *x509.Cert
 	t.Helper()
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import aiosmtpd").Run(); err != nil {
-		t.Skip("python3-aiosmtpd is not installed")
+		if testenv.Required() {
+			t.Fatal("python3-aiosmtpd is not installed; run scripts/deps")
+		}
+		t.Skip("python3-aiosmtpd is not installed (scripts/deps installs it)")
 	}
 	dir := t.TempDir()
 	maildir = filepath.Join(dir, "Maildir")

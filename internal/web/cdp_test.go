@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/net/websocket"
+
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 // ownGroup runs cmd in its own process group and ends the whole group
@@ -59,16 +61,7 @@ type browser struct {
 // connects to its page. Skips when Chromium is not installed.
 func openBrowser(t *testing.T, url string) *browser {
 	t.Helper()
-	bin := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		t.Skip("chromium is not installed")
-	}
+	bin := testenv.LookTool(t, "chromium")
 	dir := profileDir(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
