@@ -298,12 +298,23 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 // build creates the components on the restored config.
 func build(ctx context.Context, o daemonOptions, source sync.Source, store *state.Store, git *gitcache.Cache, resolver *config.Resolver, reporter *report.Reporter) (*components, error) {
 	logger := o.logger
+	var syncer *sync.Syncer
 	syncer, err := sync.New(sync.Options{
 		Source:     source,
 		Store:      store,
 		Poll:       o.poll,
 		Logger:     logger.With("component", "sync"),
 		Registerer: o.reg,
+		// A rejected revision: failure on its commit, on the forge of the
+		// active config (a rejected revision's own settings are not
+		// trusted).
+		OnRejected: func(rev state.Revision) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := reporter.ConfigRejected(ctx, store, syncer.Snapshot(), rev.ID, rev.Errors); err != nil {
+				logger.Warn("enqueue the config commit status", "revision", rev.ID, "err", err)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -523,8 +534,8 @@ func newReporting(o daemonOptions, store *state.Store, engine *exec.Engine, sync
 	syncer.Subscribe(func(s config.Snapshot) {
 		reporter.SetConfig(s.Config)
 		// A revision that became active: success on its commit (when
-		// settings.config_repo.forge is declared). A rejected one needs
-		// a sync hook that does not exist yet (docs-report.md).
+		// settings.config_repo.forge is declared); a rejected one gets its
+		// failure from the syncer's OnRejected.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := reporter.ConfigActive(ctx, store, s); err != nil {

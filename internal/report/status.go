@@ -219,6 +219,18 @@ func (r *Reporter) ReportConfig(ctx context.Context, enq Enqueuer, f *config.For
 	return nil
 }
 
+// ConfigRejected enqueues the failure status of a rejected config
+// revision sha, with its first problems, on the config repository's forge
+// of the active configuration active (a rejected revision's own settings
+// are not trusted). Nothing when none is declared.
+func (r *Reporter) ConfigRejected(ctx context.Context, enq Enqueuer, active config.Snapshot, sha string, problems []string) error {
+	c := active.Config
+	if c == nil || c.Settings.ConfigRepo == nil || c.Settings.ConfigRepo.Forge == nil {
+		return nil
+	}
+	return r.ReportConfig(ctx, enq, c.Settings.ConfigRepo.Forge, sha, false, problems)
+}
+
 // ConfigActive enqueues the success status of a config revision that
 // became active, on the config repository's forge
 // (settings.config_repo.forge of that revision), when one is declared and

@@ -287,6 +287,20 @@ func TestConfigStatus(t *testing.T) {
 	if p := fake.accepted()[2]; p.SHA != active || p.State != "success" || p.Context != "semaphored/config" {
 		t.Errorf("active revision: %+v", p)
 	}
+
+	// A rejected revision, as the syncer's OnRejected reports it: on the
+	// forge of the active config; nothing when that declares none.
+	rejected := strings.Repeat("e", 40)
+	if err := rig.rep.ConfigRejected(ctx, rig.store, config.Snapshot{Config: cfg, Revision: active}, rejected, []string{"a.yaml:1:1: bad"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rig.rep.ConfigRejected(ctx, rig.store, config.Snapshot{Config: &config.Config{}, Revision: active}, rejected, []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the rejected revision's status", func() bool { return len(fake.accepted()) == 4 })
+	if p := fake.accepted()[3]; p.SHA != rejected || p.State != "failure" || p.Description != "a.yaml:1:1: bad" {
+		t.Errorf("rejected revision: %+v", p)
+	}
 }
 
 // TestWorkerForgeDownAnHour: with the forge answering 503 for a
