@@ -33,8 +33,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Tasks queued, waiting for a slot.",
 		}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "semaphored_task_duration_seconds",
-			Help:    "Run time of tasks, from start to terminal status.",
+			Name: "semaphored_task_duration_seconds",
+			Help: "Run time of tasks, from start to terminal status.",
 			// Nine buckets: a duration per template is a series per bucket,
 			// and a scrape of a thousand templates stays cheap.
 			Buckets: []float64{1, 5, 15, 60, 180, 600, 1200, 1800, 3600},
