@@ -49,6 +49,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	release, err := lockDataDir(*data)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if *publicURL == "" {
 		*publicURL = "http://" + *listen
 	}

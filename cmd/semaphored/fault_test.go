@@ -1,0 +1,483 @@
+package main
+
+// The fault suite (issue 17): the real binary on a real BoltDB file, hurt
+// the ways production hurts it (kill -9 at random points of a busy run, a
+// config repository that goes away and comes back, a disk that fills, a
+// second daemon on the same data directory), then checked for what an
+// operator relies on. It runs with the normal test suite; its rounds are
+// bounded so that the whole suite stays well under a minute on two cores.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/semaphored/semaphored/internal/state"
+)
+
+var faultSeed = flag.Uint64("fault-seed", 0, "seed of the fault suite's random kill points (0: from the clock; the seed used is logged)")
+
+// seededRand returns the suite's random source and logs its seed, so a
+// failing round can be replayed with -fault-seed.
+func seededRand(t *testing.T) *rand.Rand {
+	seed := *faultSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("random seed %d (replay with -fault-seed=%d)", seed, seed)
+	return rand.New(rand.NewPCG(seed, seed^0x5eed))
+}
+
+const busyConfig = `project: busy
+repositories:
+  here:
+    url: .
+templates:
+  chatty:
+    app: bash
+    repository: here
+    script: chatty.sh
+  quick:
+    app: bash
+    repository: here
+    script: quick.sh
+`
+
+// chattyLines is how many lines a chatty task prints, 20 ms apart.
+const chattyLines = 20
+
+func busyFiles() map[string]string {
+	return map[string]string{
+		"busy.yaml":     busyConfig,
+		"settings.yaml": "settings:\n  max_parallel_tasks: 4\n",
+		"chatty.sh":     fmt.Sprintf("for i in $(seq 1 %d); do echo \"chatty line $i\"; sleep 0.02; done\n", chattyLines),
+		"quick.sh":      "echo quick done\n",
+	}
+}
+
+// busyRun drives one daemon after another on the same data directory and
+// remembers what clients were told: the tasks whose creation was
+// acknowledged (201) and the log lines followers saw.
+type busyRun struct {
+	t     *testing.T
+	data  string
+	token string
+
+	mu    sync.Mutex
+	acked map[uint64]string   // task id → template, creation answered 201
+	seen  map[uint64][]string // task id → the most complete lines a follower saw
+}
+
+// apiTask is the part of the API's task answer the suite reads.
+type apiTask struct {
+	ID       uint64    `json:"id"`
+	Template string    `json:"template"`
+	Status   string    `json:"status"`
+	Message  string    `json:"message"`
+	Started  time.Time `json:"started"`
+	Trigger  any       `json:"trigger"`
+}
+
+func terminal(status string) bool {
+	switch status {
+	case "success", "failure", "error", "stopped", "interrupted":
+		return true
+	}
+	return false
+}
+
+// request sends an authenticated request bound to ctx; unlike daemon.do it
+// returns errors, because a daemon killed mid-request is expected here.
+func request(ctx context.Context, method, url, token, body string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// produce follows the logs of the chatty tasks acknowledged earlier (a
+// killed daemon's waiting tasks run on this one), then queues tasks of the
+// given templates one after another, 40 ms apart, until ctx ends or the
+// daemon stops answering, and follows the log of each chatty one.
+func (r *busyRun) produce(ctx context.Context, d *daemon, templates []string, wg *sync.WaitGroup) {
+	defer wg.Done()
+	r.mu.Lock()
+	for id, tmpl := range r.acked {
+		if tmpl == "chatty" {
+			wg.Add(1)
+			go r.follow(ctx, d, id, wg)
+		}
+	}
+	r.mu.Unlock()
+	for _, tmpl := range templates {
+		resp, err := request(ctx, "POST", d.url+"/api/v1/projects/busy/templates/"+tmpl+"/tasks", r.token, "{}")
+		if err != nil {
+			return // the daemon died: this creation was not acknowledged
+		}
+		var task apiTask
+		err = json.NewDecoder(resp.Body).Decode(&task)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			return
+		}
+		r.mu.Lock()
+		r.acked[task.ID] = tmpl
+		r.mu.Unlock()
+		if tmpl == "chatty" {
+			wg.Add(1)
+			go r.follow(ctx, d, task.ID, wg)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(40 * time.Millisecond):
+		}
+	}
+}
+
+// follow reads task id's log as it streams and records every complete
+// line it saw, up to the daemon's death.
+func (r *busyRun) follow(ctx context.Context, d *daemon, id uint64, wg *sync.WaitGroup) {
+	defer wg.Done()
+	resp, err := request(ctx, "GET", fmt.Sprintf("%s/api/v1/tasks/%d/log?follow=1", d.url, id), r.token, "")
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return
+	}
+	var lines []string
+	br := bufio.NewReader(resp.Body)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			break // a partial line is not a line the store promised
+		}
+		lines = append(lines, strings.TrimSuffix(line, "\n"))
+	}
+	r.mu.Lock()
+	if len(lines) > len(r.seen[id]) {
+		r.seen[id] = lines
+	}
+	r.mu.Unlock()
+}
+
+// jobProcesses returns the live (not zombie) processes that run a task of
+// the daemon whose data directory is data: the runner gives every job
+// TMPDIR=DATA/work/tasks/ID/..., inherited by its children. The key is the
+// pid, the value the task id.
+func jobProcesses(data string) map[int]uint64 {
+	prefix := []byte("TMPDIR=" + filepath.Join(data, "work", "tasks") + string(filepath.Separator))
+	found := map[int]uint64{}
+	paths, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range paths {
+		env, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if !bytes.HasPrefix(kv, prefix) {
+				continue
+			}
+			dir := filepath.Base(filepath.Dir(p))
+			pid, _ := strconv.Atoi(dir)
+			if stat, err := os.ReadFile("/proc/" + dir + "/stat"); err != nil || bytes.Contains(stat, []byte(") Z ")) {
+				break
+			}
+			rest := string(kv[len(prefix):])
+			id, _ := strconv.ParseUint(strings.SplitN(rest, string(filepath.Separator), 2)[0], 10, 64)
+			found[pid] = id
+			break
+		}
+	}
+	return found
+}
+
+// allTasks lists every task of the daemon (one page of up to 1,000).
+func allTasks(t *testing.T, d *daemon) []apiTask {
+	t.Helper()
+	code, body := d.get("/api/v1/tasks?limit=1000")
+	if code != http.StatusOK {
+		t.Fatalf("task list: %d %s", code, body)
+	}
+	var tasks []apiTask
+	if err := json.Unmarshal([]byte(body), &tasks); err != nil {
+		t.Fatalf("task list: %v\n%s", err, body)
+	}
+	return tasks
+}
+
+// waitAllTerminal waits until no task of the daemon is waiting, starting
+// or running, and returns them all.
+func waitAllTerminal(t *testing.T, d *daemon, timeout time.Duration) []apiTask {
+	t.Helper()
+	var tasks []apiTask
+	var open []string
+	deadline := time.Now().Add(timeout)
+	for {
+		tasks = allTasks(t, d)
+		open = open[:0]
+		for _, tk := range tasks {
+			if !terminal(tk.Status) {
+				open = append(open, fmt.Sprintf("%d %s", tk.ID, tk.Status))
+			}
+		}
+		if len(open) == 0 {
+			return tasks
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s, tasks still not finished: %v", timeout, open)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkState opens the state file of a stopped daemon and runs bbolt's
+// consistency check over it.
+func checkState(t *testing.T, data string) {
+	t.Helper()
+	st, err := state.Open(filepath.Join(data, "state.db"), state.Options{LockTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("open the state file after the run: %v", err)
+	}
+	defer st.Close()
+	if err := st.Check(context.Background()); err != nil {
+		t.Fatalf("state file inconsistent: %v", err)
+	}
+}
+
+// TestFaultKill9BusyRun kills the daemon with SIGKILL at random points of
+// a busy run (tasks being queued through the API, four running, their logs
+// followed live), restarts it on the same data, and does that several
+// times. Then: every task whose creation was acknowledged exists and
+// ended; none is left waiting or running; a task ends interrupted only if
+// it had started, with a message saying so; every line a follower saw is
+// in the stored log, in order; every task that was waiting at a kill ran
+// to success on a later daemon; no job process of a killed daemon survives
+// the restart; the state file passes bbolt's consistency check.
+func TestFaultKill9BusyRun(t *testing.T) {
+	rng := seededRand(t)
+	rounds := 3
+	if !testing.Short() {
+		rounds = 5
+	}
+	cfg := configDir(t, busyFiles())
+	r := &busyRun{t: t, data: t.TempDir(), acked: map[uint64]string{}, seen: map[uint64][]string{}}
+	var d *daemon
+	var leftovers map[int]uint64 // job processes a killed daemon left behind
+	for round := range rounds {
+		d = startDaemon(t, cfg, r.data, "--log-level", "info")
+		r.token = d.token()
+		// The previous daemon's jobs end once this one has recovered.
+		if len(leftovers) > 0 {
+			waitUntil(t, fmt.Sprintf("the jobs a killed daemon left running (%v) to be ended", leftovers), 10*time.Second, func() bool {
+				now := jobProcesses(r.data)
+				for pid, id := range leftovers {
+					if now[pid] == id {
+						return false
+					}
+				}
+				return true
+			})
+		}
+		templates := make([]string, 8+rng.IntN(16))
+		for i := range templates {
+			templates[i] = []string{"chatty", "chatty", "quick"}[rng.IntN(3)]
+		}
+		killAfter := time.Duration(rng.IntN(1500)) * time.Millisecond
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go r.produce(ctx, d, templates, &wg)
+		time.Sleep(killAfter) // the random kill point, not a wait for a condition
+		d.kill(syscall.SIGKILL)
+		cancel()
+		wg.Wait()
+		leftovers = jobProcesses(r.data)
+		r.mu.Lock()
+		t.Logf("round %d: killed after %s; %d tasks acknowledged so far, %d job processes outlived the daemon", round, killAfter, len(r.acked), len(leftovers))
+		r.mu.Unlock()
+	}
+
+	// A last daemon finishes what is left, with no more faults.
+	d = startDaemon(t, cfg, r.data, "--log-level", "info")
+	if len(leftovers) > 0 {
+		waitUntil(t, "the last killed daemon's jobs to be ended", 10*time.Second, func() bool {
+			now := jobProcesses(r.data)
+			for pid, id := range leftovers {
+				if now[pid] == id {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	tasks := waitAllTerminal(t, d, 45*time.Second)
+	byID := map[uint64]apiTask{}
+	for _, tk := range tasks {
+		if _, dup := byID[tk.ID]; dup {
+			t.Errorf("task %d listed twice", tk.ID)
+		}
+		byID[tk.ID] = tk
+	}
+	var interrupted, succeeded int
+	for id, tmpl := range r.acked {
+		tk, ok := byID[id]
+		switch {
+		case !ok:
+			t.Errorf("task %d (%s) was acknowledged and is lost", id, tmpl)
+			continue
+		case tk.Template != tmpl:
+			t.Errorf("task %d: template %q, acknowledged as %q", id, tk.Template, tmpl)
+		}
+	}
+	for _, tk := range tasks {
+		switch tk.Status {
+		case "success":
+			succeeded++
+		case "interrupted":
+			interrupted++
+			if tk.Started.IsZero() {
+				t.Errorf("task %d interrupted but never started: a waiting task must run after a restart", tk.ID)
+			}
+			if !strings.Contains(tk.Message, "interrupted") {
+				t.Errorf("task %d interrupted with message %q", tk.ID, tk.Message)
+			}
+		default:
+			t.Errorf("task %d ended %s (%s): only success or interrupted are possible here", tk.ID, tk.Status, tk.Message)
+		}
+		_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", tk.ID))
+		stored := strings.Split(strings.TrimSuffix(log, "\n"), "\n")
+		r.mu.Lock()
+		seen := r.seen[tk.ID]
+		r.mu.Unlock()
+		if len(seen) > len(stored) || !slices.Equal(seen, stored[:len(seen)]) {
+			t.Errorf("task %d: a follower saw lines the store lost:\nseen:\n%s\nstored:\n%s", tk.ID, strings.Join(seen, "\n"), log)
+		}
+		if tk.Status == "success" && tk.Template == "chatty" && !strings.Contains(log, fmt.Sprintf("chatty line %d\n", chattyLines)) {
+			t.Errorf("task %d succeeded without its last line:\n%s", tk.ID, log)
+		}
+	}
+	t.Logf("%d tasks (%d acknowledged): %d succeeded, %d interrupted; %d logs followed", len(tasks), len(r.acked), succeeded, interrupted, len(r.seen))
+	if len(r.acked) == 0 {
+		t.Fatal("no task was acknowledged: the run was not busy")
+	}
+	if err := d.kill(syscall.SIGTERM); err != nil {
+		t.Fatalf("clean stop: %v", err)
+	}
+	if left := jobProcesses(r.data); len(left) > 0 {
+		t.Errorf("job processes outlived the daemons: %v", left)
+	}
+	checkState(t, r.data)
+}
+
+// TestFaultSecondDaemon starts a second daemon on the data directory of a
+// running one: it must exit at once (well under the state file's 1 s lock
+// timeout) with status 1 and a message naming the directory, and the first
+// must go on serving and running tasks, including one it was running.
+func TestFaultSecondDaemon(t *testing.T) {
+	cfg := configDir(t, busyFiles())
+	d := startDaemon(t, cfg, "", "--log-level", "info")
+	running := d.create("busy", "chatty", "{}")
+	waitUntil(t, "the chatty task to print", 10*time.Second, func() bool {
+		_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", running))
+		return strings.Contains(log, "chatty line 1\n")
+	})
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"same config", []string{"--config", cfg}},
+		{"bundled quickstart", nil}, // would rewrite DATA/quickstart before the state lock
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			args := append([]string{"serve", "--data", d.data, "--listen", "127.0.0.1:0"}, tc.args...)
+			cmd := exec.CommandContext(ctx, semaphoredBinary(t), args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			start := time.Now()
+			err := cmd.Run()
+			took := time.Since(start)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("second daemon: %v, want exit status 1\n%s", err, stderr.String())
+			}
+			if took > 500*time.Millisecond {
+				t.Errorf("second daemon took %s to exit, want well under the state lock timeout (1 s)", took)
+			}
+			msg := stderr.String()
+			if !strings.Contains(msg, d.data) || !strings.Contains(msg, "in use") || !strings.Contains(msg, fmt.Sprintf("pid %d", d.cmd.Process.Pid)) {
+				t.Errorf("second daemon's message should name the data directory and the holder:\n%s", msg)
+			}
+			t.Logf("second daemon exited in %s: %s", took.Round(time.Millisecond), strings.TrimSpace(msg))
+		})
+	}
+	if _, err := os.Stat(filepath.Join(d.data, "quickstart")); !os.IsNotExist(err) {
+		t.Errorf("the second daemon wrote the bundled quickstart into the first one's data directory: %v", err)
+	}
+
+	// The first is unaffected: it answers, finishes what it ran, runs more.
+	if code, body := d.get("/healthz"); code != 200 {
+		t.Fatalf("/healthz after the second daemon: %d %q", code, body)
+	}
+	d.waitSuccess(running, 20*time.Second)
+	d.waitSuccess(d.create("busy", "quick", "{}"), 20*time.Second)
+	_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", running))
+	if n := strings.Count(log, "chatty line"); n != chattyLines {
+		t.Errorf("the running task's log has %d of %d lines:\n%s", n, chattyLines, log)
+	}
+	select {
+	case err := <-d.exited:
+		t.Fatalf("the first daemon exited: %v", err)
+	default:
+	}
+	if err := d.kill(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	checkState(t, d.data)
+}
+
+// scrapeMetric returns the value of the series of /metrics whose line
+// starts with series (name and labels as exposed), and whether it is there.
+func scrapeMetric(t *testing.T, d *daemon, series string) (float64, bool) {
+	t.Helper()
+	resp, err := http.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
