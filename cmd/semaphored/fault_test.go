@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +31,7 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 var faultSeed = flag.Uint64("fault-seed", 0, "seed of the fault suite's random kill points (0: from the clock; the seed used is logged)")
@@ -480,4 +482,144 @@ func scrapeMetric(t *testing.T, d *daemon, series string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// flakyServer serves a handler on a fixed loopback address that the test
+// can make answer 500, take down (connection refused) and bring back.
+type flakyServer struct {
+	t     *testing.T
+	addr  string
+	inner http.Handler
+
+	mu   sync.Mutex
+	mode string // "up", "500" or "down"
+	srv  *http.Server
+	hits map[string]int // mode → requests answered in it
+}
+
+func newFlakyServer(t *testing.T, inner http.Handler) *flakyServer {
+	f := &flakyServer{t: t, inner: inner, mode: "up", hits: map[string]int{}}
+	f.listen("127.0.0.1:0")
+	t.Cleanup(func() { f.set("down") })
+	return f
+}
+
+func (f *flakyServer) listen(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.addr = ln.Addr().String()
+	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		mode := f.mode
+		f.hits[mode]++
+		f.mu.Unlock()
+		if mode == "500" {
+			http.Error(w, "the forge is having a bad day", http.StatusInternalServerError)
+			return
+		}
+		f.inner.ServeHTTP(w, r)
+	})}
+	go f.srv.Serve(ln)
+}
+
+// set switches the mode; "down" closes the listener, and leaving "down"
+// listens again on the same address.
+func (f *flakyServer) set(mode string) {
+	f.mu.Lock()
+	was := f.mode
+	f.mode = mode
+	f.mu.Unlock()
+	switch {
+	case mode == "down" && was != "down":
+		f.srv.Close()
+	case mode != "down" && was == "down":
+		f.listen(f.addr)
+	}
+}
+
+func (f *flakyServer) answered(mode string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hits[mode]
+}
+
+// readyRevision returns the revision /readyz names, failing unless it
+// answers 200.
+func readyRevision(t *testing.T, d *daemon) string {
+	t.Helper()
+	code, body := d.get("/readyz")
+	rev, ok := strings.CutPrefix(strings.TrimSpace(body), "ready: revision ")
+	if code != http.StatusOK || !ok {
+		t.Fatalf("/readyz: %d %q, want 200 and the active revision", code, body)
+	}
+	return rev
+}
+
+// TestFaultConfigRepoUnreachable serves the config repository over git's
+// smart HTTP (the real git-http-backend), then makes it answer 500, then
+// takes it down, with a kill -9 and restart of the daemon in the middle of
+// the outage, and brings it back with a new commit. Throughout the outage
+// the daemon keeps the last good revision, /readyz stays ready, tasks run,
+// and the failure shows in semaphored_config_syncs_total{result="error"}
+// and the log; when the repository returns, the new commit is applied.
+func TestFaultConfigRepoUnreachable(t *testing.T) {
+	repo, first := testenv.GitRepo(t, busyFiles())
+	git := newFlakyServer(t, testenv.GitHTTPHandler(t, filepath.Dir(repo)))
+	url := "http://" + git.addr + "/" + filepath.Base(repo)
+	d := startDaemon(t, url, "", "--poll", "100ms", "--log-level", "info")
+	if rev := readyRevision(t, d); !strings.Contains(rev, first[:12]) {
+		t.Fatalf("active revision %q, want commit %s", rev, first)
+	}
+	errors0, _ := scrapeMetric(t, d, `semaphored_config_syncs_total{result="error"}`)
+
+	for _, mode := range []string{"500", "down"} {
+		git.set(mode)
+		// A commit the daemon cannot see yet.
+		testenv.GitCommit(t, repo, map[string]string{"late.yaml": "project: late\nrepositories:\n  here:\n    url: .\ntemplates:\n  hello:\n    app: bash\n    repository: here\n    script: quick.sh\n"}, "add project late while the server is "+mode)
+		waitUntil(t, "sync errors while the server is "+mode, 10*time.Second, func() bool {
+			n, _ := scrapeMetric(t, d, `semaphored_config_syncs_total{result="error"}`)
+			return n >= errors0+2
+		})
+		errors0, _ = scrapeMetric(t, d, `semaphored_config_syncs_total{result="error"}`)
+		if rev := readyRevision(t, d); !strings.Contains(rev, first[:12]) {
+			t.Fatalf("server %s: active revision %q, want still %s", mode, rev, first)
+		}
+		if !strings.Contains(d.logs.String(), "config sync failed; the active revision stays") {
+			t.Fatalf("server %s: no log line says the config source fails", mode)
+		}
+		d.waitSuccess(d.create("busy", "quick", "{}"), 20*time.Second)
+		if code, _ := d.get("/api/v1/projects/late/templates"); code != http.StatusNotFound {
+			t.Fatalf("server %s: project late is visible (%d) though its commit could not be fetched", mode, code)
+		}
+		if mode == "500" && git.answered("500") == 0 {
+			t.Fatal("the server answered no request with 500: the test did not test")
+		}
+		if mode == "down" {
+			// A crash during the outage: the restarted daemon runs on the
+			// last good revision from its state.
+			data := d.data
+			d.kill(syscall.SIGKILL)
+			d = startDaemon(t, url, data, "--poll", "100ms", "--log-level", "info")
+			if rev := readyRevision(t, d); !strings.Contains(rev, first[:12]) {
+				t.Fatalf("restart while the server is down: active revision %q, want %s", rev, first)
+			}
+			d.waitSuccess(d.create("busy", "quick", "{}"), 20*time.Second)
+		}
+	}
+
+	git.set("up")
+	waitUntil(t, "the new commit to be applied", 15*time.Second, func() bool {
+		code, _ := d.get("/api/v1/projects/late/templates")
+		return code == http.StatusOK
+	})
+	last := testenv.Git(t, repo, "rev-parse", "HEAD")
+	if rev := readyRevision(t, d); !strings.Contains(rev, last[:12]) {
+		t.Fatalf("after the server returned: active revision %q, want %s", rev, last)
+	}
+	d.waitSuccess(d.create("late", "hello", "{}"), 20*time.Second)
+	if v, ok := scrapeMetric(t, d, "semaphored_config_last_revision_valid"); !ok || v != 1 {
+		t.Errorf("semaphored_config_last_revision_valid = %v (%v), want 1", v, ok)
+	}
 }
