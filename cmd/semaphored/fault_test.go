@@ -32,6 +32,7 @@ import (
 
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 var faultSeed = flag.Uint64("fault-seed", 0, "seed of the fault suite's random kill points (0: from the clock; the seed used is logged)")
@@ -622,4 +623,124 @@ func TestFaultConfigRepoUnreachable(t *testing.T) {
 	if v, ok := scrapeMetric(t, d, "semaphored_config_last_revision_valid"); !ok || v != 1 {
 		t.Errorf("semaphored_config_last_revision_valid = %v (%v), want 1", v, ok)
 	}
+}
+
+const diskConfig = `project: disk
+repositories:
+  here:
+    url: .
+templates:
+  flood:
+    app: bash
+    repository: here
+    script: flood.sh
+  quick:
+    app: bash
+    repository: here
+    script: quick.sh
+`
+
+// smallDisk returns a directory of at most size bytes: a tmpfs mounted
+// for the test when it runs as root and mount(2) works (unmounted at the
+// end), else a plain directory with limit set to apply the size as the
+// daemon's RLIMIT_FSIZE (writes past it fail with EFBIG: the same failed
+// write for the store, without a filesystem of its own).
+func smallDisk(t *testing.T, size int64) (dir string, limit func(pid int)) {
+	t.Helper()
+	dir = t.TempDir()
+	err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("size=%d,mode=0700", size))
+	if err == nil {
+		t.Cleanup(func() {
+			if err := syscall.Unmount(dir, 0); err != nil {
+				syscall.Unmount(dir, syscall.MNT_DETACH)
+			}
+		})
+		t.Logf("data on a %d MiB tmpfs", size>>20)
+		return dir, func(int) {}
+	}
+	t.Logf("cannot mount a tmpfs (%v): limiting the daemon's file size to %d MiB instead", err, size>>20)
+	return dir, func(pid int) {
+		lim := unix.Rlimit{Cur: uint64(size), Max: uint64(size)}
+		if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &lim, nil); err != nil {
+			t.Fatalf("prlimit: %v", err)
+		}
+	}
+}
+
+// TestFaultDiskFull fills the data directory's disk with a task's log (a
+// 16 MiB tmpfs, a task printing 200 MB). The task fails with the reason;
+// the daemon keeps serving (/healthz, the API, other tasks); after a
+// restart with space freed the state file passes bbolt's consistency
+// check, the failed task is there with its reason and the log lines it
+// stored, and new tasks run.
+func TestFaultDiskFull(t *testing.T) {
+	disk, limit := smallDisk(t, 16<<20)
+	data := filepath.Join(disk, "data")
+	// Space the operator will free after the incident.
+	filler := filepath.Join(disk, "filler")
+	if err := os.WriteFile(filler, bytes.Repeat([]byte{'x'}, 4<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := configDir(t, map[string]string{
+		"disk.yaml":     diskConfig,
+		"flood.sh":      "echo flood starts\nyes \"$(printf 'flood %0120d' 0)\" | head -c 200000000\necho flood ends\n",
+		"quick.sh":      "echo quick done\n",
+		"settings.yaml": "settings:\n  max_log_bytes: 190MiB\n",
+	})
+	d := startDaemon(t, cfg, data, "--log-level", "info")
+	limit(d.cmd.Process.Pid)
+	flood := d.create("disk", "flood", "{}")
+	var tk apiTask
+	waitUntil(t, "the flooding task to end", 60*time.Second, func() bool {
+		_, body := d.get(fmt.Sprintf("/api/v1/tasks/%d", flood))
+		json.Unmarshal([]byte(body), &tk)
+		return terminal(tk.Status)
+	})
+	t.Logf("flooding task: %s: %s", tk.Status, tk.Message)
+	if tk.Status != "error" && tk.Status != "failure" {
+		t.Fatalf("flooding task ended %s (%s), want a failure with the reason", tk.Status, tk.Message)
+	}
+	if !strings.Contains(tk.Message, "no space left on device") && !strings.Contains(tk.Message, "file too large") {
+		t.Errorf("flooding task's message %q does not give the reason (no space left on device)", tk.Message)
+	}
+	// The daemon serves on: probes, reads, and writes that fit.
+	if code, _ := d.get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz with a full disk: %d", code)
+	}
+	if code, _ := d.get("/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz with a full disk: %d", code)
+	}
+	if code, body := d.get("/api/v1/tasks"); code != http.StatusOK || !strings.Contains(body, `"flood"`) {
+		t.Errorf("task list with a full disk: %d %s", code, body)
+	}
+	_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", flood))
+	if !strings.Contains(log, "flood starts\n") || !strings.Contains(log, "flood 000") {
+		t.Errorf("the flooding task's stored lines are gone: %.300q", log)
+	}
+	select {
+	case err := <-d.exited:
+		t.Fatalf("the daemon exited on a full disk: %v", err)
+	default:
+	}
+
+	// The operator frees space and restarts the daemon.
+	if err := d.kill(syscall.SIGTERM); err != nil {
+		t.Errorf("stop with a full disk: %v", err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	checkState(t, data)
+	d = startDaemon(t, cfg, data, "--log-level", "info")
+	limit(d.cmd.Process.Pid)
+	_, body := d.get(fmt.Sprintf("/api/v1/tasks/%d", flood))
+	var after apiTask
+	json.Unmarshal([]byte(body), &after)
+	if after.Status != tk.Status || after.Message != tk.Message {
+		t.Errorf("after the restart the flooding task is %s (%s), was %s (%s)", after.Status, after.Message, tk.Status, tk.Message)
+	}
+	if _, again := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", flood)); !strings.HasPrefix(again, log) {
+		t.Errorf("after the restart the flooding task's log lost lines: %d bytes, had %d", len(again), len(log))
+	}
+	d.waitSuccess(d.create("disk", "quick", "{}"), 20*time.Second)
 }
