@@ -81,7 +81,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cf := addClientFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return errUsage
+		return err // -h: exit 0 after the help; a bad flag: said, exit 2
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: semaphored backup [--data DIR] [--server URL] [--token T] OUT")
@@ -260,7 +260,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	force := fs.Bool("force", false, "replace an existing state (kept as state.db.before-restore-TIME)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return errUsage
+		return err // -h: exit 0 after the help; a bad flag: said, exit 2
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: semaphored restore BACKUP [--data DIR] [--force]")

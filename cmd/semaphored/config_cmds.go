@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing/fstest"
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/gitcache"
@@ -16,12 +17,44 @@ import (
 	"github.com/semaphored/semaphored/internal/sync"
 )
 
-// cmdValidate loads and checks a config tree: exit 0 when valid, 1 with one
-// "file:line:col: message" line per problem on stdout.
+const validateUsage = `Usage: semaphored validate [SRC|FILE] [flags]
+
+Checks a config tree: exit 0 when valid, 1 with one "file:line:col: message"
+line per problem. SRC is a directory or a git URL; without it, validate
+reads what serve would serve: --config or $SEMAPHORED_CONFIG, else the
+quickstart bundled into the binary. A FILE is checked alone: references to
+objects declared in other files are reported as missing.
+`
+
+const planUsage = `Usage: semaphored plan [SRC] [flags]
+
+Prints what a sync of SRC would create, change and prune in the state of
+--data, without applying it. SRC defaults as for validate: --config or
+$SEMAPHORED_CONFIG, else the bundled quickstart.
+`
+
+// cmdValidate loads and checks a config tree or a single file: exit 0 when
+// valid, 1 with one "file:line:col: message" line per problem on stdout.
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", stderr)
-	src := addSourceFlags(fs, ".")
-	s, done, err := configSource(fs, src, args, "usage: semaphored validate [SRC]", stderr)
+	src := addSourceFlags(fs, "")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), validateUsage, "\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("want at most one SRC or FILE, got %d arguments", len(pos))
+	}
+	if len(pos) == 1 && !isGitURL(pos[0]) {
+		if fi, err := os.Stat(pos[0]); err == nil && fi.Mode().IsRegular() {
+			return validateFile(pos[0], stdout)
+		}
+	}
+	s, name, done, err := configSource(fs, src, pos, "validating", stderr)
 	if err != nil {
 		return err
 	}
@@ -39,12 +72,47 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintln(stdout, strings.TrimRight(err.Error(), "\n"))
 		return exitError(1)
 	}
+	fmt.Fprintf(stdout, "%s: valid (%s)\n", name, counts(cfg))
+	return nil
+}
+
+// validateFile checks one declaration file on its own.
+func validateFile(path string, stdout io.Writer) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	base := filepath.Base(path)
+	cfg, err := config.LoadFS(fstest.MapFS{base: {Data: b, Mode: 0o644}}, config.LoadOptions{})
+	if err != nil {
+		// Problems are named by the file's base name; show the path given.
+		for line := range strings.SplitSeq(strings.TrimRight(err.Error(), "\n"), "\n") {
+			if rest, ok := strings.CutPrefix(line, base+":"); ok {
+				line = path + ":" + rest
+			}
+			fmt.Fprintln(stdout, line)
+		}
+		return exitError(1)
+	}
+	fmt.Fprintf(stdout, "%s: valid (%s)\n", path, counts(cfg))
+	return nil
+}
+
+// counts says how many projects and templates cfg declares.
+func counts(cfg *config.Config) string {
 	templates := 0
 	for _, p := range cfg.Projects {
 		templates += len(p.Templates)
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d projects, %d templates)\n", src.config, len(cfg.Projects), templates)
-	return nil
+	return plural(len(cfg.Projects), "project") + ", " + plural(templates, "template")
+}
+
+// plural renders "1 project", "2 projects".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // cmdPlan prints what a sync would create, change and prune, without
@@ -52,9 +120,20 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // runs: plan against a stopped daemon's data or a copy of it.
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("plan", stderr)
-	src := addSourceFlags(fs, ".")
+	src := addSourceFlags(fs, "")
 	data := stringFlag(fs, "data", "data", "state directory")
-	s, done, err := configSource(fs, src, args, "usage: semaphored plan [SRC] [--data DIR]", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), planUsage, "\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("want at most one SRC, got %d arguments", len(pos))
+	}
+	s, _, done, err := configSource(fs, src, pos, "planning", stderr)
 	if err != nil {
 		return err
 	}
@@ -85,33 +164,45 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return sync.WritePlan(stdout, changes, stored)
 }
 
-// configSource parses the flags of validate and plan, takes SRC from the
-// one optional positional argument, and returns the source with a
-// temporary git cache; done removes it.
-func configSource(fs *flag.FlagSet, src *sourceFlags, args []string, usage string, stderr io.Writer) (s sync.Source, done func(), err error) {
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return nil, nil, errUsage
-	}
-	if len(pos) > 1 {
-		fmt.Fprintln(stderr, usage)
-		return nil, nil, errUsage
-	}
-	if len(pos) == 1 {
-		src.config = pos[0]
-	}
+// configSource picks the config source of validate and plan: the one
+// positional argument, else --config, else $SEMAPHORED_CONFIG, else the
+// bundled quickstart (what serve would serve), says on stderr which one
+// ("validating the bundled quickstart ..."), and returns it with a
+// temporary git cache and the name to print; done removes them.
+func configSource(fs *flag.FlagSet, src *sourceFlags, pos []string, verb string, stderr io.Writer) (s sync.Source, name string, done func(), err error) {
+	flagSet := false
+	fs.Visit(func(f *flag.Flag) { flagSet = flagSet || f.Name == "config" })
 	tmp, err := os.MkdirTemp("", "semaphored-")
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	cache := gitcache.New(filepath.Join(tmp, "git"), gitcache.Options{})
 	done = func() {
 		cache.Close()
 		os.RemoveAll(tmp)
 	}
+	switch {
+	case len(pos) == 1:
+		src.config = pos[0]
+		name = pos[0]
+	case flagSet:
+		name = src.config
+		fmt.Fprintf(stderr, "%s %s (from --config)\n", verb, name)
+	case src.config != "":
+		name = src.config
+		fmt.Fprintf(stderr, "%s %s (from $SEMAPHORED_CONFIG)\n", verb, name)
+	default:
+		dir, err := extractQuickstart(tmp)
+		if err != nil {
+			done()
+			return nil, "", nil, err
+		}
+		src.config, name = dir, "quickstart (bundled)"
+		fmt.Fprintf(stderr, "%s the bundled quickstart, what serve runs without --config (give a SRC, --config or $SEMAPHORED_CONFIG for another)\n", verb)
+	}
 	if s, err = src.source(tmp, cache); err != nil {
 		done()
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	return s, done, nil
+	return s, name, done, nil
 }

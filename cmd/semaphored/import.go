@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,10 @@ const maxBackupSize = 64 << 20
 // and what was not imported.
 func cmdImport(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	const use = "usage: semaphored import semaphore BACKUP.json --out DIR [--force]"
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(stderr, use)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "semaphore" {
 		fmt.Fprintln(stderr, use)
 		if len(args) > 0 && args[0] != "-h" && args[0] != "--help" {
@@ -31,7 +36,7 @@ func cmdImport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	force := fs.Bool("force", false, "replace files that already exist in --out")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		return errUsage
+		return err // -h: exit 0 after the help; a bad flag: said, exit 2
 	}
 	if len(pos) != 1 || *out == "" {
 		fmt.Fprintln(stderr, use)

@@ -35,8 +35,49 @@ type exitError int
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
+// usageError is a wrong invocation (an unknown flag, a missing or extra
+// argument): exit code 2. An empty msg means the problem was already
+// printed (by the flag package, with the command's flags).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string {
+	if e.msg == "" {
+		return "usage"
+	}
+	return e.msg
+}
+
+// usagef returns a usageError with a formatted message.
+func usagef(format string, args ...any) error {
+	return usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// errUsage is a usage error whose explanation is already printed.
+var errUsage = usageError{}
+
+// cmdError names the subcommand an error came from, so that its message
+// reads "semaphored logs: ..." with the prefix written once, here.
+type cmdError struct {
+	cmd string
+	err error
+}
+
+func (e *cmdError) Error() string { return e.cmd + ": " + e.err.Error() }
+func (e *cmdError) Unwrap() error { return e.err }
+
+// exitCode prints err on stderr when it was not printed yet and returns
+// the process's exit code: 0 for success and for -h/--help, 2 for a usage
+// error, 1 for a failure (or the code an exitError carries).
 func exitCode(err error, stderr io.Writer) int {
-	var code exitError
+	var (
+		code  exitError
+		usage usageError
+		ce    *cmdError
+	)
+	prefix := "semaphored"
+	if errors.As(err, &ce) {
+		prefix += " " + ce.cmd
+	}
 	switch {
 	case err == nil:
 		return 0
@@ -44,20 +85,29 @@ func exitCode(err error, stderr io.Writer) int {
 		return int(code)
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.As(err, &usage):
+		if usage.msg != "" {
+			fmt.Fprintf(stderr, "%s: %s\n", prefix, usage.msg)
+			if ce != nil {
+				fmt.Fprintf(stderr, "Run 'semaphored %s -h' for its usage.\n", ce.cmd)
+			}
+		}
 		return 2
 	}
-	fmt.Fprintf(stderr, "semaphored: %v\n", err)
+	msg := err.Error()
+	if ce != nil {
+		// The command's name is in the prefix: not twice.
+		msg = strings.TrimPrefix(ce.err.Error(), ce.cmd+": ")
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", prefix, msg)
 	return 1
 }
-
-var errUsage = errors.New("usage")
 
 const usage = `semaphored: a headless, GitOps-driven job daemon for Ansible, OpenTofu, Terraform, Bash and Python.
 
 Usage:
   semaphored serve [--config SRC] [--data DIR] [--listen ADDR] [flags]   run the daemon
-  semaphored validate [SRC]                                               check a config tree
+  semaphored validate [SRC|FILE]                                          check a config tree or one file
   semaphored plan [SRC] [--data DIR]                                      show what a sync would change
   semaphored import semaphore BACKUP.json --out DIR                       convert a Semaphore UI project backup
   semaphored backup [--data DIR] OUT                                      consistent copy of the state, also while the daemon runs
@@ -105,12 +155,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "semaphored: unknown command %q\n\n%s", name, usage)
 		return errUsage
 	}
-	return cmd(ctx, args[1:], stdout, stderr)
+	if err := cmd(ctx, args[1:], stdout, stderr); err != nil {
+		return &cmdError{cmd: name, err: err}
+	}
+	return nil
 }
 
-func cmdVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("version takes no arguments")
+func cmdVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: semaphored version\n\nPrints the version, the commit, the Go version and the platform of this binary.")
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("takes no arguments, got %q", pos[0])
 	}
 	fmt.Fprintf(stdout, "semaphored %s (commit %s, %s, %s/%s)\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
@@ -159,12 +220,24 @@ func stringFlag(fs *flag.FlagSet, name, def, help string) *string {
 }
 
 // parseInterspersed parses flags that may come before or after positional
-// arguments (`plan ./config --data d`) and returns the positionals.
+// arguments (`plan ./config --data d`) and returns the positionals. It
+// prints the usage and returns flag.ErrHelp for -h/--help; for a bad flag
+// it prints one line naming it (not the whole flag list) and returns
+// errUsage.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
+	out := fs.Output()
+	defer fs.SetOutput(out)
 	for {
+		fs.SetOutput(io.Discard)
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			fs.SetOutput(out)
+			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
+				return nil, flag.ErrHelp
+			}
+			fmt.Fprintf(out, "%s: %v\nRun '%s -h' for its usage.\n", fs.Name(), err, fs.Name())
+			return nil, errUsage
 		}
 		args = fs.Args()
 		if len(args) == 0 {

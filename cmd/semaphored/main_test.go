@@ -128,6 +128,29 @@ func TestPlan(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "state.db")); err == nil {
 		t.Fatal("plan created a state file")
 	}
+
+	// Without SRC: what serve would serve, the bundled quickstart here.
+	t.Setenv("SEMAPHORED_CONFIG", "")
+	os.Unsetenv("SEMAPHORED_CONFIG")
+	out, errOut, code = runCmd(t, "plan", "--data", data)
+	if code != 0 || !strings.Contains(errOut, "planning the bundled quickstart") {
+		t.Fatalf("plan without SRC: exit %d, stderr %q", code, errOut)
+	}
+	golden(t, "plan-quickstart.golden", out)
+}
+
+// TestValidateDefaultSource checks validate without SRC reads what serve
+// would: --config, else $SEMAPHORED_CONFIG, and says which.
+func TestValidateDefaultSource(t *testing.T) {
+	t.Setenv("SEMAPHORED_CONFIG", "../../examples/multi-project")
+	out, errOut, code := runCmd(t, "validate")
+	if code != 0 || out != "../../examples/multi-project: valid (2 projects, 7 templates)\n" || errOut != "validating ../../examples/multi-project (from $SEMAPHORED_CONFIG)\n" {
+		t.Errorf("from the environment: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = runCmd(t, "validate", "--config", "../../examples/quickstart")
+	if code != 0 || out != "../../examples/quickstart: valid (1 project, 2 templates)\n" || errOut != "validating ../../examples/quickstart (from --config)\n" {
+		t.Errorf("from --config: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 }
 
 func TestServeRefusesDataInsideConfig(t *testing.T) {
@@ -190,6 +213,13 @@ func startDaemon(t testing.TB, configDir, data string, extra ...string) *daemon 
 	args := append([]string{"serve", "--config", configDir, "--data", data, "--listen", "127.0.0.1:0", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(semaphoredBinary(t), args...)
 	cmd.Env = append(os.Environ(), "SEMAPHORED_TEST_SECRET=s3cr3t-value-for-tests")
+	return runDaemon(t, cmd, data)
+}
+
+// runDaemon starts cmd, a daemon (or a script that execs one) listening on
+// a port it logs, and waits until it is ready.
+func runDaemon(t testing.TB, cmd *exec.Cmd, data string) *daemon {
+	t.Helper()
 	pr, pw := io.Pipe()
 	logs := &syncBuffer{}
 	cmd.Stderr = io.MultiWriter(pw, logs)

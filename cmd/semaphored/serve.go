@@ -43,7 +43,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := stringFlag(fs, "log-level", "info", "debug, info, warn or error")
 	logFormat := stringFlag(fs, "log-format", "text", "text or json")
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return errUsage
+		return err
 	}
 	logger, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -103,7 +103,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	})
 	err = g.Wait()
-	logger.Info("semaphored stopped")
+	if err == nil || errors.Is(err, context.Canceled) { // a daemon that could not start did not stop
+		logger.Info("semaphored stopped")
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

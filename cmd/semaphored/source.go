@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -49,7 +50,10 @@ func (f *sourceFlags) source(workDir string, cache *gitcache.Cache) (sync.Source
 	if !isGitURL(f.config) {
 		fi, err := os.Stat(f.config)
 		if err != nil {
-			return nil, fmt.Errorf("config source: %w", err)
+			if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+				err = pe.Err // the path is in the message already
+			}
+			return nil, fmt.Errorf("config source %s: %w", f.config, err)
 		}
 		if !fi.IsDir() {
 			return nil, fmt.Errorf("config source %s is not a directory", f.config)

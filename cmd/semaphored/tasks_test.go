@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/api/apitest"
@@ -111,7 +113,7 @@ func TestCmdRun(t *testing.T) {
 		{"no slash", []string{"run", "web"}, "PROJECT/TEMPLATE"},
 		{"bad var", []string{"run", "web/deploy", "--var", "novalue"}, "NAME=VALUE"},
 		{"bad vars-json", []string{"run", "web/deploy", "--vars-json", "[1]"}, "JSON object"},
-		{"unknown template", []string{"run", "web/nope"}, "404"},
+		{"unknown template", []string{"run", "web/nope"}, `no such template "nope"`},
 		{"unknown flag", []string{"run", "web/deploy", "--bogus"}, "bogus"},
 	}
 	for _, tt := range bad {
@@ -224,12 +226,13 @@ func TestCmdTaskActions(t *testing.T) {
 		want     string
 	}{
 		{[]string{"stop", fmt.Sprint(waiting.ID)}, 0, fmt.Sprintf("task %d stopped", waiting.ID)},
-		{[]string{"stop", fmt.Sprint(waiting.ID)}, 1, "409"},
+		{[]string{"stop", fmt.Sprint(waiting.ID)}, 1, fmt.Sprintf("task %d has already ended (stopped)", waiting.ID)},
 		{[]string{"confirm", fmt.Sprint(confirm.ID)}, 0, fmt.Sprintf("task %d running", confirm.ID)},
 		{[]string{"reject", fmt.Sprint(reject.ID)}, 0, fmt.Sprintf("task %d stopped", reject.ID)},
-		{[]string{"reject", fmt.Sprint(reject.ID)}, 1, "not waiting_confirmation"},
-		{[]string{"stop", "424242"}, 1, "404"},
-		{[]string{"stop"}, 1, "want one task ID"},
+		{[]string{"reject", fmt.Sprint(reject.ID)}, 1, fmt.Sprintf("task %d has already ended (stopped)", reject.ID)},
+		{[]string{"confirm", fmt.Sprint(confirm.ID)}, 1, fmt.Sprintf("task %d is not waiting for confirmation (it is running)", confirm.ID)},
+		{[]string{"stop", "424242"}, 1, "no such task 424242"},
+		{[]string{"stop"}, 2, "want a task ID"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -265,5 +268,64 @@ func TestCmdTokenFromData(t *testing.T) {
 	t.Setenv("SEMAPHORED_TOKEN", "")
 	if _, errOut, code := runCLI(t, "tasks", "--data", t.TempDir()); code == 0 || !strings.Contains(errOut, "--token") {
 		t.Errorf("no token anywhere: got exit %d, stderr %q, want a hint about --token", code, errOut)
+	}
+}
+
+// TestCmdRunWaitConfirmation follows a task that reaches
+// waiting_confirmation: run --wait says how to decide it, keeps following,
+// and ends with the task once it is confirmed.
+func TestCmdRunWaitConfirmation(t *testing.T) {
+	s := newAPIServer(t)
+	s.engine.Run = func(st *apitest.Store, tk state.Task) {
+		_, _ = st.Update(tk.ID, func(t *state.Task) error { t.Status = state.StatusRunning; return nil })
+		st.AppendLog(tk.ID, "Plan: 1 to add, 0 to change, 0 to destroy.")
+		_, _ = st.Update(tk.ID, func(t *state.Task) error { t.Status = state.StatusWaitingConfirmation; return nil })
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if cur, err := st.Task(context.Background(), tk.ID); err == nil && cur.Status != state.StatusWaitingConfirmation {
+				break
+			}
+		}
+		st.AppendLog(tk.ID, "Apply complete! Resources: 1 added, 0 changed, 0 destroyed.")
+		st.Finish(tk.ID, state.StatusSuccess, 0)
+	}
+	var out, errOut syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		err := run(t.Context(), []string{"run", "web/deploy", "--wait", "--server", s.url, "--token", cliToken}, &out, &errOut)
+		code <- exitCode(err, &errOut)
+	}()
+	waitUntil(t, "the confirmation hint", 10*time.Second, func() bool { return strings.Contains(errOut.String(), "semaphored confirm 1") })
+	if _, e, c := s.cli(t, "confirm", "1"); c != 0 {
+		t.Fatalf("confirm: exit %d, %s", c, e)
+	}
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("run --wait: exit %d, stderr %q", c, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run --wait did not end after the confirmation")
+	}
+	if want := "Plan: 1 to add, 0 to change, 0 to destroy.\nApply complete! Resources: 1 added, 0 changed, 0 destroyed.\n"; out.String() != want {
+		t.Errorf("stdout: got %q, want the whole log %q", out.String(), want)
+	}
+	golden(t, "run-wait-confirmation.golden", errOut.String())
+}
+
+// TestCmdRunWaitPrepareError checks an error the log already ends with is
+// printed once, not again in the final status line.
+func TestCmdRunWaitPrepareError(t *testing.T) {
+	s := newAPIServer(t)
+	s.engine.Run = func(st *apitest.Store, tk state.Task) {
+		st.AppendLog(tk.ID, "[semaphored] prepare failed: repository site: clone: authentication required")
+		_, _ = st.Update(tk.ID, func(t *state.Task) error {
+			t.Status, t.ExitCode, t.Ended = state.StatusError, -1, time.Now()
+			t.Message = "prepare: repository site: clone: authentication required"
+			return nil
+		})
+	}
+	out, errOut, code := s.cli(t, "run", "web/deploy", "--wait")
+	if code != 1 || strings.Count(out+errOut, "authentication required") != 1 || !strings.Contains(errOut, "task 1 error\n") {
+		t.Errorf("got exit %d, stdout %q, stderr %q; want exit 1 and the error once", code, out, errOut)
 	}
 }

@@ -88,7 +88,17 @@ func TestMultiProjectAgeValueDecrypts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := LoadAgeIdentities("../../examples/multi-project/age-identity.txt")
+	// git keeps no read bits: a checkout makes the identity 0644, which
+	// LoadAgeIdentities refuses; the example's run script chmods it.
+	b, err := os.ReadFile("../../examples/multi-project/age-identity.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idFile := filepath.Join(t.TempDir(), "age-identity.txt")
+	if err := os.WriteFile(idFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := LoadAgeIdentities(idFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,14 +151,28 @@ func (r *Resolver) Resolve(s Secret) (string, error) {
 	}
 }
 
+// ErrInsecureIdentityFile means an age identity file other users may read
+// or write: it is refused, as an admin token file is.
+var ErrInsecureIdentityFile = errors.New("the age identity file is open to other users")
+
 // LoadAgeIdentities reads age identities (X25519 "AGE-SECRET-KEY-1..." lines,
 // comments and blank lines allowed) from path, as written by age-keygen.
+// A file with any group or other permission bit is refused with
+// ErrInsecureIdentityFile and the chmod that fixes it.
 func LoadAgeIdentities(path string) ([]age.Identity, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load age identities: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("load age identities: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("load age identities from %s (mode %04o): %w; run chmod 600 %s",
+			path, perm, ErrInsecureIdentityFile, path)
+	}
 	ids, err := age.ParseIdentities(bufio.NewReader(io.LimitReader(f, maxSecretFile)))
 	if err != nil {
 		// The parse error may quote a line of the file; keep it out.

@@ -181,6 +181,17 @@ func TestLoadAgeIdentities(t *testing.T) {
 	if _, err := LoadAgeIdentities(bad); err == nil || strings.Contains(err.Error(), "NOTREALLY") {
 		t.Errorf("LoadAgeIdentities(bad): got %v, want an error that does not quote the file", err)
 	}
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o644, 0o620} {
+		must(t, os.Chmod(good, mode))
+		_, err := LoadAgeIdentities(good)
+		if !errors.Is(err, ErrInsecureIdentityFile) || !strings.Contains(err.Error(), "chmod 600 "+good) {
+			t.Errorf("LoadAgeIdentities(mode %04o): got %v, want ErrInsecureIdentityFile and how to fix it", mode, err)
+		}
+	}
+	must(t, os.Chmod(good, 0o400))
+	if _, err := LoadAgeIdentities(good); err != nil {
+		t.Errorf("LoadAgeIdentities(mode 0400): %v", err)
+	}
 	if _, err := LoadAgeIdentities(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadAgeIdentities(missing): got %v, want ErrNotExist", err)
 	}

@@ -244,6 +244,7 @@ func (s *Store) migrate() error {
 		return err
 	}
 	cur := len(migrations)
+	created := v == 0
 	if v > cur {
 		return fmt.Errorf("%w: file has schema version %d, this semaphored knows up to %d; upgrade semaphored or open a backup", ErrSchemaTooNew, v, cur)
 	}
@@ -257,9 +258,13 @@ func (s *Store) migrate() error {
 		}); err != nil {
 			return fmt.Errorf("migrate schema %d to %d: %w", v, next, err)
 		}
-		if v > 0 {
+		if !created {
 			s.log.Info("migrated state schema", "path", s.path, "from", v, "to", next)
 		}
+	}
+	if created {
+		// A new file passes through every step: one line says so.
+		s.log.Info("created state file", "path", s.path, "schema", cur)
 	}
 	s.version = cur
 	return nil

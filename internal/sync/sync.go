@@ -247,6 +247,24 @@ func (s *Syncer) pass(ctx context.Context) {
 		s.log.Error("config sync failed; the active revision stays", "source", s.opts.Source.String(), "err", err)
 	case err == nil && !res.Unchanged:
 		s.log.Info("config revision applied", "revision", res.Revision.ID, "changes", len(res.Changes))
+		logPrunedProjects(s.log, res.Changes)
+	}
+}
+
+// logPrunedProjects warns once per project a revision removed as a whole,
+// with how many of its objects went with it: serving another config on
+// the same data directory should not drop a project silently.
+func logPrunedProjects(log *slog.Logger, changes []state.Change) {
+	objects := map[string]int{}
+	for _, c := range changes {
+		if c.Op == state.OpDelete && c.Key.Project != "" {
+			objects[c.Key.Project]++
+		}
+	}
+	for _, c := range changes {
+		if c.Op == state.OpDelete && c.Key.Kind == state.KindProject {
+			log.Warn("pruned project: it is not in this revision", "project", c.Key.Name, "objects", objects[c.Key.Name])
+		}
 	}
 }
 

@@ -59,7 +59,7 @@ func lookPath(name, pathEnv string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s: %w", name, errNotFound)
+	return "", fmt.Errorf("%s: %w in PATH=%s (to install it, see \"Tools for real runs\" in the README)", name, errNotFound, pathEnv)
 }
 
 func isExecutable(p string) bool {

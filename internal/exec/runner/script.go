@@ -11,7 +11,7 @@ func (r *run) script(bin string, pre []string) Result {
 	path, err := lookPath(bin, r.pathEnv())
 	if err != nil {
 		if errors.Is(err, errNotFound) {
-			return Result{Status: Error, ExitCode: -1, Message: bin + " not found"}
+			return Result{Status: Error, ExitCode: -1, Message: err.Error()}
 		}
 		return *errResult(err)
 	}

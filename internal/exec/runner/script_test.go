@@ -129,9 +129,11 @@ func TestVarsFileMode(t *testing.T) {
 
 func TestPowerShellMissing(t *testing.T) {
 	spec := scriptSpec(t, config.AppPowerShell, "job.ps1", "Write-Output hi\n")
-	spec.Env = map[string]string{"PATH": t.TempDir()}
+	dir := t.TempDir()
+	spec.Env = map[string]string{"PATH": dir}
 	res, _ := runSpec(t, spec)
-	want := Result{Status: Error, ExitCode: -1, Message: "pwsh not found"}
+	// The message names the tool, where it was looked for, and where to read how to get it.
+	want := Result{Status: Error, ExitCode: -1, Message: "pwsh: executable not found in PATH=" + dir + ` (to install it, see "Tools for real runs" in the README)`}
 	if res != want {
 		t.Fatalf("got %+v, want %+v", res, want)
 	}
