@@ -83,9 +83,11 @@ type busyRun struct {
 	data  string
 	token string
 
-	mu    sync.Mutex
-	acked map[uint64]string   // task id → template, creation answered 201
-	seen  map[uint64][]string // task id → the most complete lines a follower saw
+	mu        sync.Mutex
+	acked     map[uint64]string   // task id → template, creation answered 201
+	seen      map[uint64][]string // task id → the most complete lines a follower saw
+	sent      []delivery          // every push delivery made, acknowledged or not
+	delivered map[string][]uint64 // delivery id → the tasks its acknowledgement named
 }
 
 // apiTask is the part of the API's task answer the suite reads.
@@ -94,8 +96,18 @@ type apiTask struct {
 	Template string    `json:"template"`
 	Status   string    `json:"status"`
 	Message  string    `json:"message"`
+	Commit   string    `json:"commit"`
 	Started  time.Time `json:"started"`
 	Trigger  any       `json:"trigger"`
+}
+
+// deliveryID is the webhook delivery that created the task, "" for others.
+func (t apiTask) deliveryID() string {
+	if m, ok := t.Trigger.(map[string]any); ok {
+		id, _ := m["delivery_id"].(string)
+		return id
+	}
+	return ""
 }
 
 func terminal(status string) bool {
@@ -273,62 +285,43 @@ func checkState(t *testing.T, data string) {
 }
 
 // TestFaultKill9BusyRun kills the daemon with SIGKILL at random points of
-// a busy run (tasks being queued through the API, four running, their logs
-// followed live), restarts it on the same data, and does that several
-// times. Then: every task whose creation was acknowledged exists and
-// ended; none is left waiting or running; a task ends interrupted only if
-// it had started, with a message saying so; every line a follower saw is
-// in the stored log, in order; every task that was waiting at a kill ran
-// to success on a later daemon; no job process of a killed daemon survives
-// the restart; the state file passes bbolt's consistency check.
+// a busy run, restarts it on the same data, and does that several times.
+// The run: tasks queued through the API every 40 ms, four running at once,
+// their logs followed live; signed GitHub push deliveries arriving every
+// 60 ms, each to run two templates at a commit of its own; commit statuses
+// going out to a GitHub API fake. Then, on a last daemon:
+//   - every delivery is sent again (as an operator redelivers the ones
+//     that failed): an acknowledged one answers with the same tasks, and
+//     every delivery has exactly one task per template it triggers;
+//   - every task whose creation was acknowledged exists and ended; none is
+//     left waiting or running; a task ends interrupted only if it had
+//     started, with a message saying so; waiting tasks ran on a later
+//     daemon;
+//   - every line a follower saw is in the stored log, in order;
+//   - every pushed task's final status reached the forge, as the last
+//     state posted for its commit and context;
+//   - no job process of a killed daemon survives the restart, and the
+//     state file passes bbolt's consistency check.
 func TestFaultKill9BusyRun(t *testing.T) {
+	const secret = "s3cr3t-value-for-tests" // startDaemon puts it in SEMAPHORED_TEST_SECRET
 	rng := seededRand(t)
 	rounds := 3
 	if !testing.Short() {
 		rounds = 5
 	}
-	cfg := configDir(t, busyFiles())
-	r := &busyRun{t: t, data: t.TempDir(), acked: map[uint64]string{}, seen: map[uint64][]string{}}
+	site, shas := siteRepo(t, 10*rounds)
+	forge, apiURL := newFakeGitHub(t, secret)
+	files := busyFiles()
+	files["forge.yaml"] = forgeConfig(site, apiURL)
+	cfg := configDir(t, files)
+	r := &busyRun{t: t, data: t.TempDir(), acked: map[uint64]string{}, seen: map[uint64][]string{}, delivered: map[string][]uint64{}}
 	var d *daemon
 	var leftovers map[int]uint64 // job processes a killed daemon left behind
-	for round := range rounds {
-		d = startDaemon(t, cfg, r.data, "--log-level", "info")
-		r.token = d.token()
-		// The previous daemon's jobs end once this one has recovered.
-		if len(leftovers) > 0 {
-			waitUntil(t, fmt.Sprintf("the jobs a killed daemon left running (%v) to be ended", leftovers), 10*time.Second, func() bool {
-				now := jobProcesses(r.data)
-				for pid, id := range leftovers {
-					if now[pid] == id {
-						return false
-					}
-				}
-				return true
-			})
+	waitLeftovers := func() {
+		if len(leftovers) == 0 {
+			return
 		}
-		templates := make([]string, 8+rng.IntN(16))
-		for i := range templates {
-			templates[i] = []string{"chatty", "chatty", "quick"}[rng.IntN(3)]
-		}
-		killAfter := time.Duration(rng.IntN(1500)) * time.Millisecond
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go r.produce(ctx, d, templates, &wg)
-		time.Sleep(killAfter) // the random kill point, not a wait for a condition
-		d.kill(syscall.SIGKILL)
-		cancel()
-		wg.Wait()
-		leftovers = jobProcesses(r.data)
-		r.mu.Lock()
-		t.Logf("round %d: killed after %s; %d tasks acknowledged so far, %d job processes outlived the daemon", round, killAfter, len(r.acked), len(leftovers))
-		r.mu.Unlock()
-	}
-
-	// A last daemon finishes what is left, with no more faults.
-	d = startDaemon(t, cfg, r.data, "--log-level", "info")
-	if len(leftovers) > 0 {
-		waitUntil(t, "the last killed daemon's jobs to be ended", 10*time.Second, func() bool {
+		waitUntil(t, fmt.Sprintf("the jobs a killed daemon left running (%v) to be ended", leftovers), 10*time.Second, func() bool {
 			now := jobProcesses(r.data)
 			for pid, id := range leftovers {
 				if now[pid] == id {
@@ -338,25 +331,99 @@ func TestFaultKill9BusyRun(t *testing.T) {
 			return true
 		})
 	}
+	var hooks, statuses bool
+	for round := range rounds {
+		d = startDaemon(t, cfg, r.data, "--log-level", "info")
+		r.token = d.token()
+		if round == 0 {
+			hooks, statuses = features(t, d)
+		}
+		waitLeftovers() // the previous daemon's jobs end once this one has recovered
+		templates := make([]string, 8+rng.IntN(16))
+		for i := range templates {
+			templates[i] = []string{"chatty", "chatty", "quick"}[rng.IntN(3)]
+		}
+		var pushes []delivery
+		for range 4 + rng.IntN(6) {
+			if !hooks {
+				break
+			}
+			i := len(r.sent) + len(pushes)
+			before := strings.Repeat("1", 40) // not read: no template filters on paths
+			if i > 0 {
+				before = shas[i-1]
+			}
+			pushes = append(pushes, delivery{id: fmt.Sprintf("fault-%d-%d", round, i), sha: shas[i], body: pushBody(t, before, shas[i])})
+		}
+		r.sent = append(r.sent, pushes...)
+		killAfter := time.Duration(rng.IntN(1500)) * time.Millisecond
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go r.produce(ctx, d, templates, &wg)
+		go r.push(ctx, d, secret, pushes, &wg)
+		time.Sleep(killAfter) // the random kill point, not a wait for a condition
+		d.kill(syscall.SIGKILL)
+		cancel()
+		wg.Wait()
+		leftovers = jobProcesses(r.data)
+		r.mu.Lock()
+		t.Logf("round %d: killed after %s; so far %d tasks and %d of %d deliveries acknowledged; %d job processes outlived the daemon",
+			round, killAfter, len(r.acked), len(r.delivered), len(r.sent), len(leftovers))
+		r.mu.Unlock()
+	}
+
+	// A last daemon finishes what is left, with no more faults.
+	d = startDaemon(t, cfg, r.data, "--log-level", "info")
+	waitLeftovers()
+	// Every delivery again: the acknowledged ones must not run twice, the
+	// others run now.
+	for _, dv := range r.sent {
+		code, ids, err := deliverPush(context.Background(), d.url, secret, dv)
+		if err != nil || (code != http.StatusOK && code != http.StatusCreated) || len(ids) != len(pushTemplates) {
+			t.Fatalf("redelivery %s: %d %v %v", dv.id, code, ids, err)
+		}
+		if first, ok := r.delivered[dv.id]; ok && (code != http.StatusOK || !slices.Equal(first, ids)) {
+			t.Errorf("redelivery of acknowledged %s: %d with tasks %v, first answer had %v", dv.id, code, ids, first)
+		}
+		r.delivered[dv.id] = ids
+	}
 	tasks := waitAllTerminal(t, d, 45*time.Second)
 	byID := map[uint64]apiTask{}
+	byDelivery := map[string][]apiTask{}
 	for _, tk := range tasks {
 		if _, dup := byID[tk.ID]; dup {
 			t.Errorf("task %d listed twice", tk.ID)
 		}
 		byID[tk.ID] = tk
+		if id := tk.deliveryID(); id != "" {
+			byDelivery[id] = append(byDelivery[id], tk)
+		}
 	}
-	var interrupted, succeeded int
 	for id, tmpl := range r.acked {
 		tk, ok := byID[id]
 		switch {
 		case !ok:
 			t.Errorf("task %d (%s) was acknowledged and is lost", id, tmpl)
-			continue
 		case tk.Template != tmpl:
 			t.Errorf("task %d: template %q, acknowledged as %q", id, tk.Template, tmpl)
 		}
 	}
+	for _, dv := range r.sent {
+		got := byDelivery[dv.id]
+		var names []string
+		for _, tk := range got {
+			names = append(names, tk.Template)
+			if tk.Commit != dv.sha {
+				t.Errorf("delivery %s: task %d at commit %s, pushed %s", dv.id, tk.ID, tk.Commit, dv.sha)
+			}
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, pushTemplates) {
+			t.Errorf("delivery %s became tasks of %v, want exactly one each of %v", dv.id, names, pushTemplates)
+		}
+	}
+	var interrupted, succeeded int
 	for _, tk := range tasks {
 		switch tk.Status {
 		case "success":
@@ -384,7 +451,27 @@ func TestFaultKill9BusyRun(t *testing.T) {
 			t.Errorf("task %d succeeded without its last line:\n%s", tk.ID, log)
 		}
 	}
-	t.Logf("%d tasks (%d acknowledged): %d succeeded, %d interrupted; %d logs followed", len(tasks), len(r.acked), succeeded, interrupted, len(r.seen))
+	if statuses {
+		var missing []string
+		waitUntil(t, "every pushed task's final status at the forge", 30*time.Second, func() bool {
+			missing = missing[:0]
+			for _, tk := range tasks {
+				if tk.deliveryID() == "" {
+					continue
+				}
+				got := forge.states(tk.Commit, "semaphored/busy/"+tk.Template)
+				if want := commitState(tk.Status); len(got) == 0 || got[len(got)-1] != want {
+					missing = append(missing, fmt.Sprintf("task %d (%s): got %v, want last %s", tk.ID, tk.Status, got, want))
+				}
+			}
+			return len(missing) == 0
+		})
+		if forge.rejected > 0 {
+			t.Errorf("the forge refused %d statuses for their token", forge.rejected)
+		}
+	}
+	t.Logf("%d tasks (%d acknowledged by the API, %d deliveries): %d succeeded, %d interrupted; %d logs followed; webhooks %v, statuses %v",
+		len(tasks), len(r.acked), len(r.sent), succeeded, interrupted, len(r.seen), hooks, statuses)
 	if len(r.acked) == 0 {
 		t.Fatal("no task was acknowledged: the run was not busy")
 	}
@@ -395,6 +482,45 @@ func TestFaultKill9BusyRun(t *testing.T) {
 		t.Errorf("job processes outlived the daemons: %v", left)
 	}
 	checkState(t, r.data)
+}
+
+// features says whether this tree's daemon takes forge webhooks and
+// posts commit statuses, from the metrics those parts register.
+func features(t *testing.T, d *daemon) (hooks, statuses bool) {
+	t.Helper()
+	resp, err := http.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	hooks = bytes.Contains(body, []byte("semaphored_webhook_requests_total"))
+	statuses = bytes.Contains(body, []byte("semaphored_outbox_delivered_total"))
+	if !hooks || !statuses {
+		t.Logf("not in this tree yet: webhooks %v, commit statuses %v (the rounds run without what is missing)", hooks, statuses)
+	}
+	return hooks, statuses
+}
+
+// push sends the deliveries one after another, 60 ms apart, until ctx ends
+// or the daemon stops answering, and records the acknowledged ones (an
+// answer naming their tasks).
+func (r *busyRun) push(ctx context.Context, d *daemon, secret string, deliveries []delivery, wg *sync.WaitGroup) {
+	defer wg.Done()
+	for _, dv := range deliveries {
+		code, ids, err := deliverPush(ctx, d.url, secret, dv)
+		if err != nil || (code != http.StatusOK && code != http.StatusCreated) {
+			return
+		}
+		r.mu.Lock()
+		r.delivered[dv.id] = ids
+		r.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(60 * time.Millisecond):
+		}
+	}
 }
 
 // TestFaultSecondDaemon starts a second daemon on the data directory of a
