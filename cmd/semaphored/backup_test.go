@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 // newState writes a real state file with n tasks (task 1 with a log) into
@@ -227,7 +228,7 @@ func TestBackupWhileDaemonRuns(t *testing.T) {
 	quick := d.create("crash", "quick", "{}")
 	d.waitSuccess(quick, 20*time.Second)
 	slow := d.create("crash", "slow", "{}")
-	pollUntil(t, "the slow task's 5 lines", 20*time.Second, func() bool {
+	testenv.WaitFor(t, "the slow task's 5 lines", 20*time.Second, func() bool {
 		_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", slow))
 		return strings.Contains(log, "line 5")
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // TestCLIMessages holds what the CLI says and the exit code it returns for
@@ -20,10 +21,10 @@ func TestCLIMessages(t *testing.T) {
 	s := newAPIServer(t)
 	t.Setenv("SEMAPHORED_CONFIG", "")
 	os.Unsetenv("SEMAPHORED_CONFIG")
-	ended := s.store.Add(state.Task{Project: "web", Template: "deploy"})
+	ended := s.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}})
 	s.store.Finish(ended.ID, state.StatusSuccess, 0)
-	running := s.store.Add(state.Task{Project: "web", Template: "deploy", Status: state.StatusRunning})
-	awaiting := s.store.Add(state.Task{Project: "web", Template: "deploy", Status: state.StatusWaitingConfirmation})
+	running := s.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}, Status: state.StatusRunning})
+	awaiting := s.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}, Status: state.StatusWaitingConfirmation})
 
 	// An address nothing listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

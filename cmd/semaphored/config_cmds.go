@@ -82,6 +82,10 @@ func validateFile(path string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if why := config.NotDeclaration(b); why != "" {
+		fmt.Fprintf(stdout, "%s: not a declaration, serve skips it: %s\n", path, why)
+		return nil
+	}
 	base := filepath.Base(path)
 	cfg, err := config.LoadFS(fstest.MapFS{base: {Data: b, Mode: 0o644}}, config.LoadOptions{})
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 // instruction is one Dockerfile instruction with its continuation lines
@@ -402,7 +404,7 @@ func TestImageUserAndPaths(t *testing.T) {
 
 	// The HEALTHCHECK, as nobody, with the image's variable.
 	var out []byte
-	pollUntil(t, "the healthcheck to pass", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the healthcheck to pass", 10*time.Second, func() bool {
 		out, err = asNobody(ctx, []string{"SEMAPHORED_LISTEN=" + listen}, "healthcheck").CombinedOutput()
 		return err == nil
 	})

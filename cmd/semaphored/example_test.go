@@ -96,7 +96,7 @@ func (d *daemon) runUntilConfirmation(t *testing.T, decision string, args ...str
 	defer cancel()
 	cmd := exec.CommandContext(ctx, semaphoredBinary(t), append([]string{"run", "--wait"}, args...)...)
 	cmd.Env = append(os.Environ(), "SEMAPHORED_SERVER="+d.url, "SEMAPHORED_DATA="+d.data)
-	var out syncBuffer
+	var out testenv.LockedBuffer
 	cmd.Stdout = &out
 	errPipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -139,8 +139,8 @@ func TestServeAnotherConfigLogsPrune(t *testing.T) {
 	}
 	example := copyDir(t, "../../examples/multi-project")
 	d2 := startDaemon(t, example, data)
-	waitUntil(t, "the prune warning", 10*time.Second, func() bool {
-		return strings.Contains(d2.logs.String(), `msg="pruned project: it is not in this revision" component=sync project=quickstart objects=6`)
+	testenv.WaitFor(t, "the prune warning", 10*time.Second, func() bool {
+		return strings.Contains(d2.logs.String(), `msg="pruned project: it is not in this revision" component=sync project=quickstart objects=8`)
 	})
 }
 

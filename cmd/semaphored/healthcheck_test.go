@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestHealthURL(t *testing.T) {
@@ -49,18 +48,5 @@ func TestHealthcheckStatus(t *testing.T) {
 	}
 	if _, _, c := runCmd(t, "healthcheck", "--url", srv.URL+"/nope"); c != 1 {
 		t.Errorf("404: exit %d, want 1", c)
-	}
-}
-
-// pollUntil waits until cond holds, checking every 20ms, and fails the
-// test after timeout.
-func pollUntil(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

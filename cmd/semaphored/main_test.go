@@ -148,7 +148,7 @@ func TestValidateDefaultSource(t *testing.T) {
 		t.Errorf("from the environment: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	out, errOut, code = runCmd(t, "validate", "--config", "../../examples/quickstart")
-	if code != 0 || out != "../../examples/quickstart: valid (1 project, 2 templates)\n" || errOut != "validating ../../examples/quickstart (from --config)\n" {
+	if code != 0 || out != "../../examples/quickstart: valid (1 project, 3 templates)\n" || errOut != "validating ../../examples/quickstart (from --config)\n" {
 		t.Errorf("from --config: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
@@ -180,25 +180,8 @@ type daemon struct {
 	cmd    *exec.Cmd
 	url    string
 	data   string
-	logs   *syncBuffer
+	logs   *testenv.LockedBuffer
 	exited chan error
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var listenRE = regexp.MustCompile(`listen=(127\.0\.0\.1:\d+)`)
@@ -221,7 +204,7 @@ func startDaemon(t testing.TB, configDir, data string, extra ...string) *daemon 
 func runDaemon(t testing.TB, cmd *exec.Cmd, data string) *daemon {
 	t.Helper()
 	pr, pw := io.Pipe()
-	logs := &syncBuffer{}
+	logs := &testenv.LockedBuffer{}
 	cmd.Stderr = io.MultiWriter(pw, logs)
 	cmd.Stdout = logs
 	if err := cmd.Start(); err != nil {
@@ -255,7 +238,7 @@ func runDaemon(t testing.TB, cmd *exec.Cmd, data string) *daemon {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("daemon did not log its address:\n%s", logs.String())
 	}
-	waitUntil(t, "readyz", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "readyz", 10*time.Second, func() bool {
 		resp, err := http.Get(d.url + "/readyz")
 		if err != nil {
 			return false
@@ -353,7 +336,7 @@ func (d *daemon) create(project, template, body string) uint64 {
 func (d *daemon) waitSuccess(id uint64, timeout time.Duration) {
 	d.t.Helper()
 	var status string
-	waitUntil(d.t, fmt.Sprintf("task %d to end", id), timeout, func() bool {
+	testenv.WaitFor(d.t, fmt.Sprintf("task %d to end", id), timeout, func() bool {
 		_, b := d.get(fmt.Sprintf("/api/v1/tasks/%d", id))
 		var t struct{ Status string }
 		json.Unmarshal([]byte(b), &t)
@@ -362,17 +345,6 @@ func (d *daemon) waitSuccess(id uint64, timeout time.Duration) {
 	})
 	if status != "success" {
 		d.t.Fatalf("task %d ended %s", id, status)
-	}
-}
-
-func waitUntil(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -484,7 +456,7 @@ func TestKill9MidJob(t *testing.T) {
 	t.Cleanup(func() { killMatching("301.4159") })
 
 	slow := d.create("crash", "slow", "{}")
-	waitUntil(t, "the slow task's 5 lines", 20*time.Second, func() bool {
+	testenv.WaitFor(t, "the slow task's 5 lines", 20*time.Second, func() bool {
 		_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", slow))
 		return strings.Contains(log, "line 5")
 	})
@@ -505,7 +477,7 @@ func TestKill9MidJob(t *testing.T) {
 		}
 	}
 	// The job the dead daemon left running was killed by the new one.
-	waitUntil(t, "the left-over job to be killed", 10*time.Second, func() bool { return !processMatching("301.4159") })
+	testenv.WaitFor(t, "the left-over job to be killed", 10*time.Second, func() bool { return !processMatching("301.4159") })
 	if _, err := os.Stat(filepath.Join(d.data, "work", "tasks", strconv.FormatUint(slow, 10))); !os.IsNotExist(err) {
 		t.Errorf("the interrupted task's directory (with its secret files) is still there: %v", err)
 	}
@@ -578,7 +550,7 @@ echo waiting; sleep 2; echo done
 	d := startDaemon(t, cfg, "")
 	id := d.create("sec", "leak", `{"vars":{"extra":"given"}}`)
 	logPath := fmt.Sprintf("/api/v1/tasks/%d/log", id)
-	waitUntil(t, "the job to be running", 20*time.Second, func() bool {
+	testenv.WaitFor(t, "the job to be running", 20*time.Second, func() bool {
 		_, log := d.get(logPath)
 		return strings.Contains(log, "waiting")
 	})

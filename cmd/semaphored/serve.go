@@ -5,33 +5,47 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec"
 	"github.com/semaphored/semaphored/internal/gitcache"
+	"github.com/semaphored/semaphored/internal/housekeep"
 	"github.com/semaphored/semaphored/internal/server"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/sync"
 )
 
+// errSecondSignal is the cause of the drain's end when a second SIGINT or
+// SIGTERM came: stop running tasks now.
+var errSecondSignal = errors.New("second stop signal")
+
+// httpShutdownTimeout bounds the HTTP server's graceful shutdown. It is
+// long on purpose: the shutdown order (see shutdown) keeps followed logs
+// open while running tasks drain and closes them right after, so the
+// server waits for bounded requests only; the supervisor's stop timeout
+// is the real bound.
+const httpShutdownTimeout = time.Hour
+
 // cmdServe runs the daemon. Start-up order is chosen for speed: bind the
 // listener (so /healthz answers at once), open the state, restore the last
-// good config, then sync and run. Shutdown (SIGINT/SIGTERM) runs in reverse:
-// the HTTP server stops accepting, the syncer stops, running tasks get the
-// grace period, and the state file is closed last.
+// good config, then sync and run. Shutdown (SIGINT/SIGTERM) follows the
+// order written in shutdown; a second signal stops running tasks at once.
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	src := addSourceFlags(fs, "")
@@ -57,52 +71,58 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *publicURL == "" {
 		*publicURL = "http://" + *listen
 	}
+	stopNow, stopWatching := watchSecondSignal(logger)
+	defer stopWatching()
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(
+	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
-	)
+	} {
+		if err := reg.Register(c); err != nil {
+			ln.Close()
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
 	// Serve /healthz at once; /readyz says ready once a revision is active,
 	// and the API is mounted when it exists.
 	var syncer atomic.Pointer[sync.Syncer]
-	var apiHandler atomic.Pointer[api.Handler]
 	srv := server.New(server.Options{
 		Listener: ln,
 		Logger:   logger.With("component", "http"),
 		Gatherer: reg,
 		Ready: func() (bool, string) {
 			if s := syncer.Load(); s != nil {
-				if a := s.Active(); a != nil {
-					return true, "ready: revision " + a.Revision.ID
+				if snap := s.Snapshot(); snap.Config != nil {
+					return true, "ready: revision " + snap.Revision
 				}
 			}
 			return false, "not ready: no config revision is active yet"
 		},
-		OnShutdown: func() {
-			if h := apiHandler.Load(); h != nil {
-				h.CloseStreams()
-			}
-		},
+		ShutdownTimeout: httpShutdownTimeout,
 	})
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
-	g.Go(func() error {
-		err := serveDaemon(gctx, daemonOptions{
-			data: *data, src: src, poll: *poll, ageIdentity: *ageIdentity, publicURL: *publicURL,
-			logger: logger, reg: reg, srv: srv, syncer: &syncer, api: &apiHandler,
-		})
-		if err != nil && gctx.Err() == nil {
-			return err
-		}
-		return nil
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHTTP()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Run(httpCtx) }()
+	waitHTTP := gosync.OnceValue(func() error { return <-httpDone })
+
+	err = serveDaemon(ctx, daemonOptions{
+		data: *data, src: src, poll: *poll, ageIdentity: *ageIdentity, publicURL: *publicURL,
+		logger: logger, reg: reg, srv: srv, syncer: &syncer,
+		stopHTTP: stopHTTP, waitHTTP: waitHTTP, stopNow: stopNow,
 	})
-	err = g.Wait()
+	// serveDaemon waited for the server when it got as far as running;
+	// on an early failure it is stopped here.
+	stopHTTP()
+	if herr := waitHTTP(); herr != nil && err == nil {
+		err = herr
+	}
 	if err == nil || errors.Is(err, context.Canceled) { // a daemon that could not start did not stop
 		logger.Info("semaphored stopped")
 	}
@@ -110,6 +130,37 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return nil
+}
+
+// watchSecondSignal returns a context cancelled (cause errSecondSignal)
+// when a second SIGINT or SIGTERM arrives: the first one ended the
+// daemon's context (main's signal.NotifyContext) and began the graceful
+// shutdown; the second one cuts the drain short. stop releases the
+// signals.
+func watchSecondSignal(logger *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for n := 0; ; {
+			select {
+			case <-done:
+				return
+			case s := <-sigs:
+				if n++; n >= 2 {
+					logger.Warn("second stop signal: stopping running tasks now", "signal", s.String())
+					cancel(errSecondSignal)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
 }
 
 type daemonOptions struct {
@@ -120,12 +171,36 @@ type daemonOptions struct {
 	reg                          *prometheus.Registry
 	srv                          *server.Server
 	syncer                       *atomic.Pointer[sync.Syncer]
-	api                          *atomic.Pointer[api.Handler]
+	// stopHTTP makes the server stop accepting; waitHTTP waits for its
+	// end (requests in flight answered) and returns its error.
+	stopHTTP func()
+	waitHTTP func() error
+	// stopNow ends with a second signal.
+	stopNow context.Context
+}
+
+// components are the long-lived parts of a running daemon (see shutdown
+// for the order they stop in).
+type components struct {
+	syncer *sync.Syncer
+	engine *exec.Engine
+	api    *api.Handler
+	// producers create work or change the state on their own: config
+	// sync, housekeeping (and the webhook intake worker and cron when they
+	// are wired). They run until the second step of the shutdown.
+	producers []producer
+}
+
+// producer is a long-lived component that stops with the producers.
+type producer struct {
+	name string
+	run  func(ctx context.Context) error
 }
 
 // serveDaemon opens the state, restores the last good config, mounts the
-// API, and runs the syncer and the engine until ctx ends. An error cancels
-// the whole daemon.
+// API, runs the components until ctx ends or one of them fails, then
+// shuts down in order. The state closes last, after the HTTP server
+// answered every request in flight.
 func serveDaemon(ctx context.Context, o daemonOptions) error {
 	logger := o.logger
 	// Absolute, because jobs get paths under it (TMPDIR, HOME, files) and
@@ -151,17 +226,19 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 	// cache directory must have one owner.
 	git := gitcache.New(filepath.Join(o.data, "git"), gitcache.Options{Logger: logger.With("component", "git")})
 	defer git.Close()
-	source, err := src.source(o.data, git)
+	source, err := src.open(o.data, git, true)
 	if err != nil {
 		return err
 	}
-	if d, ok := source.(*sync.DirSource); ok && within(o.data, d.Dir) {
-		return fmt.Errorf("the data directory %s is inside the config directory %s: the daemon would read its own task checkouts as declarations; put it elsewhere (--data)", o.data, d.Dir)
+	dirSource, _ := source.(*sync.DirSource)
+	if dirSource != nil && within(o.data, dirSource.Dir) {
+		return fmt.Errorf("the data directory %s is inside the config directory %s: the daemon would read its own task checkouts as declarations; put it elsewhere (--data)", o.data, dirSource.Dir)
 	}
 	store, err := state.Open(filepath.Join(o.data, "state.db"), state.Options{Logger: logger.With("component", "state")})
 	if err != nil {
 		return err
 	}
+	// Last: after shutdown, when nothing can use the state any more.
 	defer store.Close()
 
 	resolver := &config.Resolver{}
@@ -173,68 +250,177 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 		resolver.Identities = ids
 	}
 
-	var engine *exec.Engine
-	syncer := sync.New(sync.Options{
+	c, err := build(ctx, o, source, store, git, resolver)
+	if err != nil {
+		return err
+	}
+	if dirSource != nil {
+		if _, err := os.Stat(dirSource.Dir); errors.Is(err, fs.ErrNotExist) {
+			snap := c.syncer.Snapshot()
+			if snap.Config == nil {
+				return fmt.Errorf("config source %s: %w", dirSource.Dir, syscall.ENOENT)
+			}
+			logger.Warn("the config directory is missing; running on the last good revision until it comes back",
+				"dir", dirSource.Dir, "revision", snap.Revision)
+		}
+	}
+	o.srv.Handle("/api/v1/", c.api)
+	o.syncer.Store(c.syncer)
+	logger.Info("semaphored started", "version", version, "listen", o.srv.Addr(), "config", source.String(), "data", o.data,
+		"admin_token_file", filepath.Join(o.data, api.AdminTokenFile), "public_url", o.publicURL)
+	return runComponents(ctx, o, c)
+}
+
+// build creates the components on the restored config.
+func build(ctx context.Context, o daemonOptions, source sync.Source, store *state.Store, git *gitcache.Cache, resolver *config.Resolver) (*components, error) {
+	logger := o.logger
+	syncer, err := sync.New(sync.Options{
 		Source:     source,
 		Store:      store,
 		Poll:       o.poll,
 		Logger:     logger.With("component", "sync"),
 		Registerer: o.reg,
-		OnApply:    func(*config.Config) { engine.Wake() },
 	})
-	if err := syncer.Restore(ctx); err != nil {
-		return fmt.Errorf("restore the last good config: %w", err)
+	if err != nil {
+		return nil, err
 	}
-	active := activeConfig{syncer}
-	engine = exec.New(exec.Options{
+	if err := syncer.Restore(ctx); err != nil {
+		return nil, fmt.Errorf("restore the last good config: %w", err)
+	}
+	engine, err := exec.New(exec.Options{
 		Store:      store,
-		Config:     active,
-		ConfigRoot: active.Root,
-		Git:        git,
+		Config:     syncer,
+		Checkouts:  git,
 		Secrets:    resolver,
 		WorkDir:    filepath.Join(o.data, "work"),
 		Logger:     logger.With("component", "exec"),
 		Registerer: o.reg,
 	})
-	h, err := newAPI(o.data, store, engine, active, resolver, logger, o.reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	o.api.Store(h)
-	o.srv.Handle("/api/v1/", h)
-	o.syncer.Store(syncer)
-	logger.Info("semaphored started", "version", version, "listen", o.srv.Addr(), "config", source.String(), "data", o.data,
-		"admin_token_file", filepath.Join(o.data, api.AdminTokenFile), "public_url", o.publicURL)
+	// A new revision may allow more tasks (limits, templates).
+	syncer.Subscribe(func(config.Snapshot) { engine.Wake() })
+	hk := housekeep.New(housekeep.Options{
+		Store:  store,
+		Policy: func() housekeep.Policy { return housekeep.PolicyOf(syncer.Snapshot().Config) },
+		Logger: logger.With("component", "housekeep"),
+	})
+	h, err := newAPI(o.data, store, engine, syncer, resolver, logger, o.reg)
+	if err != nil {
+		return nil, err
+	}
+	return &components{syncer: syncer, engine: engine, api: h, producers: []producer{
+		{"config sync", syncer.Run},
+		{"housekeeping", hk.Run},
+	}}, nil
+}
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return syncer.Run(gctx) })
-	g.Go(func() error { return engine.Run(gctx) })
-	return g.Wait()
+// runComponents runs the components until ctx ends or one fails, then shuts
+// down. The first failure is returned.
+func runComponents(ctx context.Context, o daemonOptions, c *components) error {
+	// Each component gets its own context, ended by shutdown in order.
+	producers, stopProducers := context.WithCancel(context.Background())
+	defer stopProducers()
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	defer stopEngine()
+	failed := make(chan error, len(c.producers)+1)
+	done := func(name string, fn func() error) <-chan struct{} {
+		ch := make(chan struct{})
+		go func() {
+			defer close(ch)
+			if err := fn(); err != nil {
+				failed <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+		return ch
+	}
+	producersDone := make([]<-chan struct{}, len(c.producers))
+	for i, p := range c.producers {
+		producersDone[i] = done(p.name, func() error { return p.run(producers) })
+	}
+	engineDone := done("exec", func() error { return c.engine.Run(engineCtx) })
+
+	var err error
+	select {
+	case <-ctx.Done():
+		o.logger.Info("stop requested: shutting down")
+	case err = <-failed:
+		o.logger.Error("a component failed: shutting down", "err", err)
+	}
+	shutdown(o, c, shutdownSteps{
+		stopProducers: func() {
+			stopProducers()
+			for i, p := range c.producers {
+				waitStopped(o.logger, p.name, producersDone[i])
+			}
+		},
+		stopEngine: func() { stopEngine(); <-engineDone },
+	})
+	if err == nil {
+		select {
+		case err = <-failed:
+		default:
+		}
+	}
+	return err
+}
+
+// producerStopTimeout bounds the wait for a producer to stop: a pass stuck
+// on I/O must not hold the drain of running tasks.
+const producerStopTimeout = 10 * time.Second
+
+// waitStopped waits for a producer's end, producerStopTimeout at most.
+func waitStopped(logger *slog.Logger, name string, done <-chan struct{}) {
+	select {
+	case <-done:
+	case <-time.After(producerStopTimeout):
+		logger.Error("a producer did not stop in time; shutting down without it", "component", name, "waited", producerStopTimeout)
+	}
+}
+
+// shutdownSteps end the components run started.
+type shutdownSteps struct {
+	stopProducers, stopEngine func()
+}
+
+// shutdown stops the daemon in this order, each step after the previous
+// one has finished:
+//
+//  1. HTTP stops accepting: no new connection; requests in flight go on
+//     (a task submitted from now on is refused with 503).
+//  2. Producers stop: config sync and housekeeping (later webhooks and
+//     cron): nothing creates work any more.
+//  3. Running tasks drain: nothing new starts (waiting tasks stay waiting
+//     for the next start), running ones may finish within
+//     settings.drain_timeout; then, or at a second signal, they are
+//     stopped (SIGTERM, stop_grace_period, SIGKILL).
+//  4. Streams end: followed logs, which saw their tasks end, are closed,
+//     and the HTTP server finishes the requests still in flight.
+//  5. (The reporter will flush here.)
+//  6. The state closes, last (serveDaemon's defer), when nothing can use
+//     it: a request never meets a closed database.
+func shutdown(o daemonOptions, c *components, s shutdownSteps) {
+	o.stopHTTP()
+	s.stopProducers()
+	drain := config.DefaultDrainTimeout
+	if cfg := c.syncer.Snapshot().Config; cfg != nil {
+		drain = time.Duration(cfg.Settings.DrainTimeout)
+	}
+	dctx, cancel := context.WithTimeoutCause(o.stopNow, drain, fmt.Errorf("drain_timeout %s passed", drain))
+	c.engine.Shutdown(dctx)
+	cancel()
+	s.stopEngine()
+	c.api.CloseStreams()
+	if err := o.waitHTTP(); err != nil {
+		o.logger.Error("http shutdown", "err", err)
+	}
 }
 
 // within reports whether path is dir or lies below it.
 func within(path, dir string) bool {
 	rel, err := filepath.Rel(dir, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
-}
-
-// activeConfig adapts the syncer to what the engine and the API read.
-type activeConfig struct{ s *sync.Syncer }
-
-// Active returns the configuration in force, or nil before the first one.
-func (a activeConfig) Active() *config.Config {
-	if x := a.s.Active(); x != nil {
-		return x.Config
-	}
-	return nil
-}
-
-// Root is what relative local repository paths resolve against.
-func (a activeConfig) Root() string {
-	if x := a.s.Active(); x != nil {
-		return x.Base
-	}
-	return ""
 }
 
 func durationEnv(name string) time.Duration {
@@ -268,7 +454,7 @@ func buildInfo() prometheus.Collector {
 
 // newAPI builds the /api/v1/ handler with the admin token of DATA/admin.token
 // (written with mode 0600 on first start).
-func newAPI(data string, store *state.Store, engine *exec.Engine, active activeConfig, resolver *config.Resolver, logger *slog.Logger, reg prometheus.Registerer) (*api.Handler, error) {
+func newAPI(data string, store *state.Store, engine *exec.Engine, snaps api.Snapshots, resolver *config.Resolver, logger *slog.Logger, reg prometheus.Registerer) (*api.Handler, error) {
 	token, err := api.WriteAdminToken(data)
 	if err != nil {
 		return nil, fmt.Errorf("admin token: %w", err)
@@ -276,7 +462,7 @@ func newAPI(data string, store *state.Store, engine *exec.Engine, active activeC
 	return api.New(api.Options{
 		Engine:     engine,
 		Store:      store,
-		Config:     active,
+		Config:     snaps,
 		Secrets:    resolver,
 		AdminToken: token,
 		Logger:     logger.With("component", "api"),

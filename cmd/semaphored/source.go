@@ -4,10 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/sync"
 )
@@ -30,32 +31,42 @@ func addSourceFlags(fs *flag.FlagSet, defConfig string) *sourceFlags {
 	return f
 }
 
-// isGitURL tells a git URL (https://, ssh://, file://, user@host:path) from
-// a local directory.
+// isGitURL tells a git URL (https://, ssh://, git://, file://, scp-like
+// [user@]host:path) from a local directory, as config.ClassifyURL does for
+// repositories; anything else (a relative name like "config") is a
+// directory.
 func isGitURL(s string) bool {
-	if strings.Contains(s, "://") {
+	switch config.ClassifyURL(s) {
+	case config.URLHTTP, config.URLSSH, config.URLGit, config.URLFile:
 		return true
 	}
-	at, colon := strings.Index(s, "@"), strings.Index(s, ":")
-	return at > 0 && colon > at && !strings.Contains(s[:colon], "/")
+	return false
 }
 
 // source builds the config source; git sources fetch through cache and
 // keep their checkouts under workDir. The token of an https source comes from
-// $SEMAPHORED_CONFIG_TOKEN, never from a flag (argv is public).
+// $SEMAPHORED_CONFIG_TOKEN, never from a flag (argv is public). A missing
+// directory is an error.
 func (f *sourceFlags) source(workDir string, cache *gitcache.Cache) (sync.Source, error) {
+	return f.open(workDir, cache, false)
+}
+
+// open is source; with allowMissing a directory that does not exist (yet,
+// or any more) is a source all the same: the daemon then runs on its last
+// good revision and waits for the directory to come back.
+func (f *sourceFlags) open(workDir string, cache *gitcache.Cache, allowMissing bool) (sync.Source, error) {
 	if f.config == "" {
 		return nil, fmt.Errorf("no config source: pass --config DIR|URL or set SEMAPHORED_CONFIG")
 	}
 	if !isGitURL(f.config) {
 		fi, err := os.Stat(f.config)
-		if err != nil {
+		if err != nil && !(allowMissing && errors.Is(err, fs.ErrNotExist)) {
 			if pe := (*os.PathError)(nil); errors.As(err, &pe) {
 				err = pe.Err // the path is in the message already
 			}
 			return nil, fmt.Errorf("config source %s: %w", f.config, err)
 		}
-		if !fi.IsDir() {
+		if err == nil && !fi.IsDir() {
 			return nil, fmt.Errorf("config source %s is not a directory", f.config)
 		}
 		abs, err := filepath.Abs(f.config)

@@ -27,6 +27,7 @@ import (
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/client"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // clientFlags are the flags every client command takes.
@@ -209,10 +210,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	task, err := c.CreateTask(ctx, project, template, api.CreateTaskRequest{
+	task, err := c.CreateTask(ctx, project, template, api.CreateTaskRequest{Overrides: task.Overrides{
 		Commit: *commit, Branch: *branch, Vars: v, Arguments: arguments, Limit: *limit,
 		Tags: splitList(*tags), SkipTags: splitList(*skipTags), Workspace: *workspace, DryRun: *dryRun,
-	})
+	}})
 	if err != nil {
 		return cf.explain(err)
 	}
@@ -380,7 +381,7 @@ func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	var tasks []state.Task
+	var tasks []api.Task
 	for before := uint64(0); len(tasks) < *limit; {
 		page, next, err := c.Tasks(ctx, f, before, min(*limit-len(tasks), api.MaxPageSize))
 		if err != nil {
@@ -396,7 +397,7 @@ func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if tasks == nil {
-			tasks = []state.Task{}
+			tasks = []api.Task{}
 		}
 		return enc.Encode(tasks)
 	}
@@ -417,7 +418,7 @@ func shortCommit(c string) string {
 }
 
 // duration is how long a task ran (so far), or "-" before it started.
-func duration(t state.Task) string {
+func duration(t api.Task) string {
 	if t.Started.IsZero() {
 		return "-"
 	}
@@ -491,7 +492,7 @@ func cmdReject(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // taskCommand runs one action on one task and prints its new status.
 func taskCommand(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
-	fn func(*client.Client, context.Context, uint64) (state.Task, error)) error {
+	fn func(*client.Client, context.Context, uint64) (api.Task, error)) error {
 	fs := newFlagSet(name, stderr)
 	cf := addClientFlags(fs)
 	fs.Usage = func() {

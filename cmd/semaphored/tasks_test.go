@@ -16,6 +16,8 @@ import (
 	"github.com/semaphored/semaphored/internal/api/apitest"
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 const cliToken = "cli-test-token-0123456789abcdef0123456789"
@@ -100,7 +102,7 @@ func TestCmdRun(t *testing.T) {
 	if got, want := string(vars), `{"a":1,"b":"hello","c":{"x":[1,2]},"d":true,"e":"1 2","f":"quoted"}`; got != want {
 		t.Errorf("vars: got %s, want %s", got, want)
 	}
-	if r.Trigger != "cli" || r.Commit != "abc" || r.Branch != "main" || !r.DryRun || fmt.Sprint(r.Tags, r.Arguments) != "[x y] [-v]" {
+	if r.Trigger.Type != "cli" || r.Commit != "abc" || r.Branch != "main" || !r.DryRun || fmt.Sprint(r.Tags, r.Arguments) != "[x y] [-v]" {
 		t.Errorf("request: got %+v", r)
 	}
 
@@ -163,7 +165,7 @@ func TestCmdTasks(t *testing.T) {
 		if i == 1499 {
 			st = state.StatusRunning
 		}
-		s.store.Add(state.Task{Project: "web", Template: "deploy", Status: st, Trigger: "push", Commit: "0123456789abcdef0123"})
+		s.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy", Trigger: task.Trigger{Type: "push"}, Overrides: task.Overrides{Commit: "0123456789abcdef0123"}}, Status: st})
 	}
 	out, errOut, code := s.cli(t, "tasks", "--limit", "3")
 	if code != 0 {
@@ -176,7 +178,7 @@ func TestCmdTasks(t *testing.T) {
 	}
 
 	out, _, code = s.cli(t, "tasks", "--limit", "1200", "--json", "--status", "success")
-	var tasks []state.Task
+	var tasks []api.Task
 	if err := json.Unmarshal([]byte(out), &tasks); err != nil || code != 0 {
 		t.Fatalf("--json: %v (exit %d)", err, code)
 	}
@@ -190,7 +192,7 @@ func TestCmdTasks(t *testing.T) {
 
 func TestCmdLogs(t *testing.T) {
 	s := newAPIServer(t)
-	task := s.store.Add(state.Task{Project: "web", Template: "deploy", Status: state.StatusRunning})
+	task := s.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}, Status: state.StatusRunning})
 	s.store.AppendLog(task.ID, "a", "b")
 	out, _, code := s.cli(t, "logs", "1")
 	if code != 0 || out != "a\nb\n" {
@@ -217,9 +219,9 @@ func TestCmdLogs(t *testing.T) {
 
 func TestCmdTaskActions(t *testing.T) {
 	s := newAPIServer(t)
-	waiting := s.store.Add(state.Task{Project: "web", Template: "deploy"})
-	confirm := s.store.Add(state.Task{Project: "web", Template: "deploy", Status: state.StatusWaitingConfirmation})
-	reject := s.store.Add(state.Task{Project: "web", Template: "deploy", Status: state.StatusWaitingConfirmation})
+	waiting := s.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}})
+	confirm := s.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}, Status: state.StatusWaitingConfirmation})
+	reject := s.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}, Status: state.StatusWaitingConfirmation})
 	tests := []struct {
 		args     []string
 		wantCode int
@@ -248,7 +250,7 @@ func TestCmdTaskActions(t *testing.T) {
 // DATA/admin.token, else a clear error.
 func TestCmdTokenFromData(t *testing.T) {
 	s := newAPIServer(t)
-	s.store.Add(state.Task{Project: "web", Template: "deploy"})
+	s.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}})
 	data := t.TempDir()
 	if err := os.WriteFile(filepath.Join(data, api.AdminTokenFile), []byte(cliToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -288,13 +290,13 @@ func TestCmdRunWaitConfirmation(t *testing.T) {
 		st.AppendLog(tk.ID, "Apply complete! Resources: 1 added, 0 changed, 0 destroyed.")
 		st.Finish(tk.ID, state.StatusSuccess, 0)
 	}
-	var out, errOut syncBuffer
+	var out, errOut testenv.LockedBuffer
 	code := make(chan int, 1)
 	go func() {
 		err := run(t.Context(), []string{"run", "web/deploy", "--wait", "--server", s.url, "--token", cliToken}, &out, &errOut)
 		code <- exitCode(err, &errOut)
 	}()
-	waitUntil(t, "the confirmation hint", 10*time.Second, func() bool { return strings.Contains(errOut.String(), "semaphored confirm 1") })
+	testenv.WaitFor(t, "the confirmation hint", 10*time.Second, func() bool { return strings.Contains(errOut.String(), "semaphored confirm 1") })
 	if _, e, c := s.cli(t, "confirm", "1"); c != 0 {
 		t.Fatalf("confirm: exit %d, %s", c, e)
 	}

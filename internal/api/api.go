@@ -13,13 +13,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/semaphored/semaphored/internal/config"
-	"github.com/semaphored/semaphored/internal/exec"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // Engine is what the API asks of the task engine (exec.Engine).
 type Engine interface {
-	Submit(ctx context.Context, r exec.Request) (state.Task, error)
+	Submit(ctx context.Context, r task.Request) (state.Task, error)
 	Stop(ctx context.Context, id uint64) (state.Task, error)
 	StopWaiting(ctx context.Context, project, template string) (int, error)
 	Confirm(ctx context.Context, id uint64) (state.Task, error)
@@ -34,10 +34,10 @@ type TaskStore interface {
 	ReadLog(ctx context.Context, taskID uint64, from uint64, max int) ([]state.LogLine, error)
 }
 
-// ActiveConfig gives the configuration in force; nil before the first
-// valid revision.
-type ActiveConfig interface {
-	Active() *config.Config
+// Snapshots gives the configuration in force (a nil Config before the
+// first valid revision).
+type Snapshots interface {
+	Snapshot() config.Snapshot
 }
 
 // SecretResolver turns the token references of settings.api_tokens into
@@ -50,7 +50,7 @@ type SecretResolver interface {
 type Options struct {
 	Engine  Engine
 	Store   TaskStore
-	Config  ActiveConfig
+	Config  Snapshots
 	Secrets SecretResolver
 	// AdminToken is the token of DATA/admin.token (scope admin, every
 	// project); empty disables it.
@@ -78,7 +78,7 @@ const (
 type Handler struct {
 	engine  Engine
 	store   TaskStore
-	config  ActiveConfig
+	config  Snapshots
 	log     *slog.Logger
 	auth    *authenticator
 	routes  *http.ServeMux
@@ -142,7 +142,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) erro
 // handle registers fn behind authentication and the scope check.
 func (h *Handler) handle(pattern string, need config.Scope, fn handlerFunc) {
 	h.routes.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		p, err := h.auth.authenticate(r, h.config.Active())
+		p, err := h.auth.authenticate(r, h.config.Snapshot().Config)
 		if err == nil && !p.allows(need) {
 			err = errorf(http.StatusForbidden, "token %q has scope %s; this needs %s", p.name, p.scope, need)
 		}

@@ -15,13 +15,14 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	semexec "github.com/semaphored/semaphored/internal/exec"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 func TestAuth(t *testing.T) {
 	f := newFixture(t)
-	task := f.store.Add(state.Task{Project: "db", Template: "backup"})
-	web := f.store.Add(state.Task{Project: "web", Template: "deploy"})
+	tk := f.store.Add(state.Task{Request: task.Request{Project: "db", Template: "backup"}})
+	web := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}})
 	tests := []struct {
 		name, method, path, token, body string
 		want                            int
@@ -31,13 +32,13 @@ func TestAuth(t *testing.T) {
 		{"admin reads", "GET", "/api/v1/projects", adminToken, "", 200},
 		{"read reads", "GET", "/api/v1/tasks", readToken, "", 200},
 		{"read cannot run", "POST", "/api/v1/projects/web/templates/deploy/tasks", readToken, "{}", 403},
-		{"read cannot stop", "POST", fmt.Sprintf("/api/v1/tasks/%d/stop", task.ID), readToken, "", 403},
+		{"read cannot stop", "POST", fmt.Sprintf("/api/v1/tasks/%d/stop", tk.ID), readToken, "", 403},
 		{"run runs", "POST", "/api/v1/projects/web/templates/deploy/tasks", runToken, "{}", 201},
-		{"run stops", "POST", fmt.Sprintf("/api/v1/tasks/%d/stop", task.ID), runToken, "", 200},
+		{"run stops", "POST", fmt.Sprintf("/api/v1/tasks/%d/stop", tk.ID), runToken, "", 200},
 		{"project token on its project", "POST", "/api/v1/projects/web/templates/plan/tasks", webToken, "", 201},
 		{"project token on another project", "POST", "/api/v1/projects/db/templates/backup/tasks", webToken, "", 403},
 		{"project token reads another project's templates", "GET", "/api/v1/projects/db/templates", webToken, "", 403},
-		{"project token reads another project's task", "GET", fmt.Sprintf("/api/v1/tasks/%d", task.ID), webToken, "", 403},
+		{"project token reads another project's task", "GET", fmt.Sprintf("/api/v1/tasks/%d", tk.ID), webToken, "", 403},
 		{"project token reads its task", "GET", fmt.Sprintf("/api/v1/tasks/%d", web.ID), webToken, "", 200},
 		{"project token lists another project's tasks", "GET", "/api/v1/tasks?project=db", webToken, "", 403},
 		{"project token stops another project", "POST", "/api/v1/projects/db/stop", webToken, "", 403},
@@ -170,23 +171,23 @@ func TestListTasksPaging(t *testing.T) {
 	tests := []struct {
 		name, token, query string
 		limit              int
-		match              func(state.Task) bool
+		match              func(api.Task) bool
 	}{
-		{"all, default page", adminToken, "", 50, func(state.Task) bool { return true }},
-		{"all, big pages", adminToken, "limit=1000", 1000, func(state.Task) bool { return true }},
-		{"over the max is clamped", adminToken, "limit=5000", 1000, func(state.Task) bool { return true }},
-		{"one template", readToken, "project=web&template=plan&limit=100", 100, func(t state.Task) bool { return t.Template == "plan" }},
-		{"by status", readToken, "status=failure&limit=70", 70, func(t state.Task) bool { return t.Status == state.StatusFailure }},
-		{"by two statuses", readToken, "status=failure,success&limit=333", 333, func(state.Task) bool { return true }},
-		{"one-project token", webToken, "limit=77", 77, func(t state.Task) bool { return t.Project == "web" }},
-		{"two-project token", webDBToken, "limit=64", 64, func(t state.Task) bool { return t.Project != "ops" }},
+		{"all, default page", adminToken, "", 50, func(api.Task) bool { return true }},
+		{"all, big pages", adminToken, "limit=1000", 1000, func(api.Task) bool { return true }},
+		{"over the max is clamped", adminToken, "limit=5000", 1000, func(api.Task) bool { return true }},
+		{"one template", readToken, "project=web&template=plan&limit=100", 100, func(t api.Task) bool { return t.Template == "plan" }},
+		{"by status", readToken, "status=failure&limit=70", 70, func(t api.Task) bool { return t.Status == state.StatusFailure }},
+		{"by two statuses", readToken, "status=failure,success&limit=333", 333, func(api.Task) bool { return true }},
+		{"one-project token", webToken, "limit=77", 77, func(t api.Task) bool { return t.Project == "web" }},
+		{"two-project token", webDBToken, "limit=64", 64, func(t api.Task) bool { return t.Project != "ops" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			want := 0
 			for id := uint64(1); id <= 1234; id++ {
-				task, _ := f.store.Task(t.Context(), id)
-				if tt.match(task) {
+				tk, _ := f.store.Task(t.Context(), id)
+				if tt.match(api.TaskOf(tk)) {
 					want++
 				}
 			}
@@ -204,18 +205,18 @@ func TestListTasksPaging(t *testing.T) {
 				if rec.Code != 200 {
 					t.Fatalf("GET %s: got %d %s, want 200", path, rec.Code, rec.Body)
 				}
-				page := decode[[]state.Task](t, rec)
+				page := decode[[]api.Task](t, rec)
 				if len(page) > tt.limit {
 					t.Fatalf("page of %d tasks, want at most %d", len(page), tt.limit)
 				}
-				for _, task := range page {
-					if task.ID >= last {
-						t.Fatalf("task %d after %d: want newest first, no repeat", task.ID, last)
+				for _, tk := range page {
+					if tk.ID >= last {
+						t.Fatalf("task %d after %d: want newest first, no repeat", tk.ID, last)
 					}
-					if !tt.match(task) {
-						t.Fatalf("task %+v does not match the filter", task)
+					if !tt.match(tk) {
+						t.Fatalf("task %+v does not match the filter", tk)
 					}
-					last = task.ID
+					last = tk.ID
 				}
 				got += len(page)
 				path = nextLink(t, rec.Header().Get("Link"))
@@ -252,8 +253,8 @@ func nextLink(t testing.TB, h string) string {
 
 func TestTaskFields(t *testing.T) {
 	f := newFixture(t)
-	task := f.store.Add(state.Task{Project: "web", Template: "deploy", Trigger: "push", Commit: "abc", Branch: "main"})
-	rec := f.do(t, "GET", fmt.Sprintf("/api/v1/tasks/%d", task.ID), readToken, "")
+	tk := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy", Trigger: task.Trigger{Type: "push"}, Overrides: task.Overrides{Commit: "abc", Branch: "main"}}})
+	rec := f.do(t, "GET", fmt.Sprintf("/api/v1/tasks/%d", tk.ID), readToken, "")
 	got := decode[map[string]any](t, rec)
 	for _, k := range []string{"id", "project", "template", "status", "commit", "branch", "trigger", "created", "exit_code", "log_lines"} {
 		if _, ok := got[k]; !ok {
@@ -283,8 +284,8 @@ func TestCreateTask(t *testing.T) {
 	if rec.Code != 201 {
 		t.Fatalf("got %d %s, want 201", rec.Code, rec.Body)
 	}
-	task := decode[state.Task](t, rec)
-	if got, want := rec.Header().Get("Location"), "/api/v1/tasks/"+strconv.FormatUint(task.ID, 10); got != want {
+	tk := decode[api.Task](t, rec)
+	if got, want := rec.Header().Get("Location"), "/api/v1/tasks/"+strconv.FormatUint(tk.ID, 10); got != want {
 		t.Errorf("Location: got %q, want %q", got, want)
 	}
 	subs := f.engine.Submitted()
@@ -292,7 +293,7 @@ func TestCreateTask(t *testing.T) {
 		t.Fatalf("submitted: got %d requests, want 1", len(subs))
 	}
 	r := subs[0]
-	if r.Project != "web" || r.Template != "deploy" || r.Trigger != "api" || r.TriggeredBy != "runner" ||
+	if r.Project != "web" || r.Template != "deploy" || r.Trigger.Type != task.TriggerAPI || r.Trigger.Actor != "runner" ||
 		r.Commit != "0123abc" || r.Branch != "main" || r.Limit != "web1" || !r.DryRun || r.Workspace != "prod" ||
 		fmt.Sprint(r.Arguments, r.Tags, r.SkipTags) != "[-v] [a] [b]" {
 		t.Errorf("request: got %+v", r)
@@ -320,6 +321,8 @@ func TestCreateTask(t *testing.T) {
 			fmt.Errorf("override limit not allowed by template plan: %w", semexec.ErrBadRequest), 400, "override limit not allowed"},
 		{"engine lost the template", "/api/v1/projects/web/templates/plan/tasks", `{}`,
 			fmt.Errorf("submit: %w", semexec.ErrUnknownTemplate), 404, "no such"},
+		{"shutting down", "/api/v1/projects/web/templates/plan/tasks", `{}`,
+			semexec.ErrClosed, 503, "shutting down"},
 		{"engine failure", "/api/v1/projects/web/templates/plan/tasks", `{}`,
 			errors.New("bolt: disk I/O error at /secret/path"), 500, "internal error"},
 	}
@@ -345,10 +348,10 @@ func TestCreateTask(t *testing.T) {
 
 func TestTaskActions(t *testing.T) {
 	f := newFixture(t)
-	waiting := f.store.Add(state.Task{Project: "web", Template: "plan"})
-	done := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusSuccess})
-	confirm := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusWaitingConfirmation})
-	reject := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusWaitingConfirmation})
+	waiting := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}})
+	done := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}, Status: state.StatusSuccess})
+	confirm := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}, Status: state.StatusWaitingConfirmation})
+	reject := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}, Status: state.StatusWaitingConfirmation})
 	tests := []struct {
 		action     string
 		id         uint64
@@ -370,7 +373,7 @@ func TestTaskActions(t *testing.T) {
 				t.Fatalf("got %d %s, want %d", rec.Code, rec.Body, tt.want)
 			}
 			if tt.want == 200 {
-				if got := decode[state.Task](t, rec).Status; got != tt.wantStatus {
+				if got := decode[api.Task](t, rec).Status; got != tt.wantStatus {
 					t.Errorf("status: got %s, want %s", got, tt.wantStatus)
 				}
 			} else {
@@ -383,11 +386,11 @@ func TestTaskActions(t *testing.T) {
 func TestStopWaiting(t *testing.T) {
 	f := newFixture(t)
 	for range 3 {
-		f.store.Add(state.Task{Project: "web", Template: "plan"})
+		f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}})
 	}
-	f.store.Add(state.Task{Project: "web", Template: "deploy"})
-	f.store.Add(state.Task{Project: "web", Template: "deploy", Status: state.StatusRunning})
-	f.store.Add(state.Task{Project: "db", Template: "backup"})
+	f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}})
+	f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}, Status: state.StatusRunning})
+	f.store.Add(state.Task{Request: task.Request{Project: "db", Template: "backup"}})
 	tests := []struct {
 		path        string
 		want, count int
@@ -438,9 +441,9 @@ func TestRouting(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	f := newFixture(t)
-	task := f.store.Add(state.Task{Project: "web", Template: "plan"})
+	tk := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}})
 	for range 3 {
-		f.do(t, "GET", fmt.Sprintf("/api/v1/tasks/%d", task.ID), readToken, "")
+		f.do(t, "GET", fmt.Sprintf("/api/v1/tasks/%d", tk.ID), readToken, "")
 	}
 	f.do(t, "GET", "/api/v1/tasks/424242", readToken, "")
 	f.do(t, "GET", "/api/v1/tasks/1", "", "")

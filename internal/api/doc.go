@@ -4,7 +4,7 @@
 // actions (create, stop, confirm, reject).
 //
 // A Handler is built with New from small interfaces it consumes (Engine,
-// TaskStore, ActiveConfig, SecretResolver), so the daemon wires the real
+// TaskStore, Snapshots, SecretResolver), so the daemon wires the real
 // exec engine and state store and tests wire fakes. Every request is
 // authenticated with a bearer token: the tokens declared in
 // settings.api_tokens of the active configuration (resolved once per

@@ -49,6 +49,9 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, exec.ErrNotStoppable), errors.Is(err, exec.ErrNotAwaitingApproval):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, exec.ErrClosed):
+		// Shutdown began: the caller may retry against the next process.
+		return http.StatusServiceUnavailable, exec.ErrClosed.Error()
 	}
 	return http.StatusInternalServerError, "internal error"
 }

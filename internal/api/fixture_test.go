@@ -15,6 +15,8 @@ import (
 	"github.com/semaphored/semaphored/internal/api/apitest"
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 // Tokens of the fixture; their clear values live only in the fake resolver.
@@ -33,7 +35,7 @@ type fixture struct {
 	cfg     *apitest.Config
 	secrets *apitest.Secrets
 	reg     *prometheus.Registry
-	logs    *lockedWriter
+	logs    *testenv.LockedBuffer
 	h       *api.Handler
 }
 
@@ -78,7 +80,7 @@ func newFixture(t testing.TB) *fixture {
 			"READ_TOKEN": readToken, "RUN_TOKEN": runToken, "WEB_TOKEN": webToken, "WEBDB_TOKEN": webDBToken,
 		}},
 		reg:  prometheus.NewRegistry(),
-		logs: &lockedWriter{},
+		logs: &testenv.LockedBuffer{},
 	}
 	f.engine = &apitest.Engine{Store: f.store}
 	t.Cleanup(f.engine.Wait)
@@ -120,7 +122,7 @@ func (f *fixture) addTasks(n int) {
 		if i%3 == 0 {
 			st = state.StatusFailure
 		}
-		f.store.Add(state.Task{Project: c[0], Template: c[1], Status: st, Trigger: "api", Commit: "abc123"})
+		f.store.Add(state.Task{Request: task.Request{Project: c[0], Template: c[1], Trigger: task.Trigger{Type: "api"}, Overrides: task.Overrides{Commit: "abc123"}}, Status: st})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -41,11 +42,8 @@ func golden(t *testing.T, name string, got []byte) {
 func TestGoldenAnswers(t *testing.T) {
 	f := newFixture(t)
 	at := time.Date(2026, 11, 24, 7, 0, 0, 0, time.UTC)
-	f.store.Add(state.Task{Project: "web", Template: "deploy", Status: state.StatusFailure, Trigger: "push",
-		TriggeredBy: "github", Commit: "0123456789abcdef0123456789abcdef01234567", Branch: "main",
-		Vars: map[string]any{"env": "prod"}, Message: "exit status 2", ExitCode: 2,
-		Created: at, Started: at.Add(time.Second), Ended: at.Add(90 * time.Second), LogLines: 12, LogBytes: 345})
-	f.store.Add(state.Task{Project: "web", Template: "plan", Trigger: "api", Created: at.Add(time.Minute)})
+	f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy", Trigger: task.Trigger{Type: "push", Actor: "github"}, Overrides: task.Overrides{Commit: "0123456789abcdef0123456789abcdef01234567", Branch: "main", Vars: map[string]any{"env": "prod"}}}, Status: state.StatusFailure, Message: "exit status 2", ExitCode: 2, Created: at, Started: at.Add(time.Second), Ended: at.Add(90 * time.Second), LogLines: 12, LogBytes: 345})
+	f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan", Trigger: task.Trigger{Type: "api"}}, Created: at.Add(time.Minute)})
 	tests := []struct{ path, file string }{
 		{"/api/v1/projects", "projects.json"},
 		{"/api/v1/projects/web/templates", "templates.json"},

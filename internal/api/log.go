@@ -21,70 +21,101 @@ const LogTimeFormat = "2006-01-02T15:04:05.000Z07:00"
 // the caller leaves; ?from=N starts at line N; ?timestamps=1 prefixes each
 // line with its time.
 func (h *Handler) taskLog(w http.ResponseWriter, r *http.Request, p *principal) error {
-	ctx := r.Context()
-	t, err := h.visibleTask(ctx, r, p)
+	t, err := h.visibleTask(r.Context(), r, p)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	var from uint64
-	if v := q.Get("from"); v != "" {
-		from, err = strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return errorf(http.StatusBadRequest, "bad from %q: want a line number", v)
-		}
-	}
-	follow, err := boolParam(q.Get("follow"), "follow")
+	q, err := parseLogQuery(r)
 	if err != nil {
 		return err
 	}
-	stamps, err := boolParam(q.Get("timestamps"), "timestamps")
-	if err != nil {
-		return err
-	}
-
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
-	bw := bufio.NewWriterSize(w, 32<<10)
-	write := func(lines []state.LogLine) error {
-		for _, l := range lines {
-			if stamps {
-				bw.WriteString(l.Time.UTC().Format(LogTimeFormat))
-				bw.WriteByte(' ')
-			}
-			bw.WriteString(l.Text)
-			if err := bw.WriteByte('\n'); err != nil {
-				return err
-			}
-		}
-		return bw.Flush()
+	lw := &logLines{w: bufio.NewWriterSize(w, 32<<10), stamps: q.stamps}
+	if q.follow {
+		return h.followLog(w, r, t.ID, q.from, lw)
 	}
+	return h.readLog(w, r, t.ID, q.from, lw)
+}
 
-	if !follow {
-		// Read in batches so a long log never sits whole in memory.
-		for {
-			lines, err := h.store.ReadLog(ctx, t.ID, from, logBatch)
-			if err != nil {
-				return h.streamError(w, r, bw, fmt.Errorf("read log of task %d: %w", t.ID, err))
-			}
-			if err := write(lines); err != nil {
-				return nil // the caller left
-			}
-			if len(lines) < logBatch {
-				break
-			}
-			from = lines[len(lines)-1].N + 1
+// logQuery is what a log request asks for.
+type logQuery struct {
+	from           uint64
+	follow, stamps bool
+}
+
+// parseLogQuery reads ?from, ?follow and ?timestamps.
+func parseLogQuery(r *http.Request) (logQuery, error) {
+	var (
+		q   logQuery
+		err error
+	)
+	v := r.URL.Query()
+	if f := v.Get("from"); f != "" {
+		if q.from, err = strconv.ParseUint(f, 10, 64); err != nil {
+			return q, errorf(http.StatusBadRequest, "bad from %q: want a line number", f)
 		}
-		if bw.Buffered() == 0 && !headerWritten(w) {
-			w.WriteHeader(http.StatusOK)
-		}
-		return nil
 	}
+	if q.follow, err = boolParam(v.Get("follow"), "follow"); err != nil {
+		return q, err
+	}
+	if q.stamps, err = boolParam(v.Get("timestamps"), "timestamps"); err != nil {
+		return q, err
+	}
+	return q, nil
+}
 
-	// The follow ends when the caller leaves or the handler closes its
-	// streams (shutdown).
-	ctx, cancel := context.WithCancel(ctx)
+// logLines writes log lines as text, each with its time when stamps.
+type logLines struct {
+	w      *bufio.Writer
+	stamps bool
+}
+
+// write writes lines and flushes them to the response.
+func (l *logLines) write(lines []state.LogLine) error {
+	for _, line := range lines {
+		if l.stamps {
+			l.w.WriteString(line.Time.UTC().Format(LogTimeFormat))
+			l.w.WriteByte(' ')
+		}
+		l.w.WriteString(line.Text)
+		if err := l.w.WriteByte('\n'); err != nil {
+			return err
+		}
+	}
+	return l.w.Flush()
+}
+
+// readLog answers the stored lines from line from on, read in batches so
+// a long log never sits whole in memory.
+func (h *Handler) readLog(w http.ResponseWriter, r *http.Request, id, from uint64, lw *logLines) error {
+	ctx := r.Context()
+	for {
+		lines, err := h.store.ReadLog(ctx, id, from, logBatch)
+		if err != nil {
+			return h.streamError(w, r, lw.w, fmt.Errorf("read log of task %d: %w", id, err))
+		}
+		if err := lw.write(lines); err != nil {
+			return nil // the caller left
+		}
+		if len(lines) < logBatch {
+			break
+		}
+		from = lines[len(lines)-1].N + 1
+	}
+	if lw.w.Buffered() == 0 && !headerWritten(w) {
+		w.WriteHeader(http.StatusOK)
+	}
+	return nil
+}
+
+// followLog streams the lines from line from on as they are stored, until
+// the task ends, the caller leaves or the handler closes its streams
+// (shutdown: the stream is broken, not ended, so a client does not take
+// it for the end of the task).
+func (h *Handler) followLog(w http.ResponseWriter, r *http.Request, id, from uint64, lw *logLines) error {
+	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(h.streams, cancel)
 	defer stop()
@@ -96,18 +127,29 @@ func (h *Handler) taskLog(w http.ResponseWriter, r *http.Request, p *principal) 
 	if err := rc.Flush(); err != nil {
 		return nil
 	}
-	err = h.engine.FollowLog(ctx, t.ID, from, func(lines []state.LogLine) error {
-		if err := write(lines); err != nil {
+	send := func(lines []state.LogLine) error {
+		if err := lw.write(lines); err != nil {
 			return err
 		}
+		from = lines[len(lines)-1].N + 1
 		return rc.Flush()
-	})
+	}
+	err := h.engine.FollowLog(ctx, id, from, send)
+	if err != nil && h.streams.Err() != nil && r.Context().Err() == nil {
+		// Shutdown closes the streams once running tasks ended: a task
+		// that ended just now still gets its last lines and a clean end.
+		if t, terr := h.store.Task(r.Context(), id); terr == nil && t.Status.Terminal() {
+			err = h.engine.FollowLog(r.Context(), id, from, send)
+		}
+	}
 	switch {
-	case err != nil && ctx.Err() == nil:
-		h.log.ErrorContext(ctx, "follow log", "task", t.ID, "err", err)
-		panic(http.ErrAbortHandler) // see streamError
+	case err == nil:
+		// The task ended and every line was sent.
 	case h.streams.Err() != nil && r.Context().Err() == nil:
 		panic(http.ErrAbortHandler) // shutting down: not the end of the task
+	case ctx.Err() == nil:
+		h.log.ErrorContext(ctx, "follow log", "task", id, "err", err)
+		panic(http.ErrAbortHandler) // see streamError
 	}
 	return nil
 }

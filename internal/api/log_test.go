@@ -13,25 +13,27 @@ import (
 
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 func TestLog(t *testing.T) {
 	f := newFixture(t)
-	task := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusSuccess})
+	tk := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}, Status: state.StatusSuccess})
 	var want []string
 	for i := range 2500 {
 		want = append(want, fmt.Sprintf("line %d", i+1))
 	}
-	f.store.AppendLog(task.ID, want...)
-	empty := f.store.Add(state.Task{Project: "web", Template: "plan"})
+	f.store.AppendLog(tk.ID, want...)
+	empty := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}})
 	tests := []struct {
 		name, query string
 		id          uint64
 		want        []string
 	}{
-		{"whole", "", task.ID, want},
-		{"from", "?from=2401", task.ID, want[2400:]},
-		{"from past the end", "?from=9999", task.ID, nil},
+		{"whole", "", tk.ID, want},
+		{"from", "?from=2401", tk.ID, want[2400:]},
+		{"from past the end", "?from=9999", tk.ID, nil},
 		{"no lines", "", empty.ID, nil},
 	}
 	for _, tt := range tests {
@@ -53,13 +55,13 @@ func TestLog(t *testing.T) {
 		})
 	}
 
-	rec := f.do(t, "GET", fmt.Sprintf("/api/v1/tasks/%d/log?timestamps=1&from=2500", task.ID), readToken, "")
+	rec := f.do(t, "GET", fmt.Sprintf("/api/v1/tasks/%d/log?timestamps=1&from=2500", tk.ID), readToken, "")
 	stamp, text, _ := strings.Cut(strings.TrimSpace(rec.Body.String()), " ")
 	if _, err := time.Parse(time.RFC3339, stamp); err != nil || text != "line 2500" || len(stamp) != len(api.LogTimeFormat)-5 {
 		t.Errorf("timestamped line: got %q, want RFC 3339 time then \"line 2500\" (%v)", rec.Body.String(), err)
 	}
 	for _, q := range []string{"?from=x", "?follow=yes", "?timestamps=2"} {
-		if rec := f.do(t, "GET", fmt.Sprintf("/api/v1/tasks/%d/log%s", task.ID, q), readToken, ""); rec.Code != 400 {
+		if rec := f.do(t, "GET", fmt.Sprintf("/api/v1/tasks/%d/log%s", tk.ID, q), readToken, ""); rec.Code != 400 {
 			t.Errorf("%s: got %d, want 400", q, rec.Code)
 		}
 	}
@@ -74,10 +76,10 @@ func TestLogFollow(t *testing.T) {
 	f := newFixture(t)
 	srv := httptest.NewServer(f.h)
 	defer srv.Close()
-	task := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusRunning})
-	f.store.AppendLog(task.ID, "first")
+	tk := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}, Status: state.StatusRunning})
+	f.store.AppendLog(tk.ID, "first")
 
-	resp := follow(t, t.Context(), srv, task.ID)
+	resp := follow(t, t.Context(), srv, tk.ID)
 	defer resp.Body.Close()
 	br := bufio.NewReader(resp.Body)
 	readLine := func(want string) {
@@ -90,11 +92,11 @@ func TestLogFollow(t *testing.T) {
 	// Each line is read before the next is written: it was flushed.
 	readLine("first")
 	for i := range 5 {
-		f.store.AppendLog(task.ID, fmt.Sprintf("live %d", i))
+		f.store.AppendLog(tk.ID, fmt.Sprintf("live %d", i))
 		readLine(fmt.Sprintf("live %d", i))
 	}
-	f.store.AppendLog(task.ID, "last")
-	f.store.Finish(task.ID, state.StatusSuccess, 0)
+	f.store.AppendLog(tk.ID, "last")
+	f.store.Finish(tk.ID, state.StatusSuccess, 0)
 	readLine("last")
 	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
 		t.Errorf("after the task ended: got %q (%v), want the end of the stream", rest, err)
@@ -107,20 +109,20 @@ func TestLogFollowerDisconnect(t *testing.T) {
 	f := newFixture(t)
 	srv := httptest.NewServer(f.h)
 	defer srv.Close()
-	task := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusRunning})
-	f.store.AppendLog(task.ID, "hello")
+	tk := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}, Status: state.StatusRunning})
+	f.store.AppendLog(tk.ID, "hello")
 
 	const followers = 20
 	for range followers {
 		ctx, cancel := context.WithCancel(t.Context())
-		resp := follow(t, ctx, srv, task.ID)
+		resp := follow(t, ctx, srv, tk.ID)
 		if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "hello\n" {
 			t.Fatalf("got %q (%v), want hello", line, err)
 		}
 		cancel()
 		resp.Body.Close()
 	}
-	waitFor(t, "followers to end", func() bool { return f.engine.Followers() == 0 })
+	testenv.WaitFor(t, "followers to end", 0, func() bool { return f.engine.Followers() == 0 })
 }
 
 // follow opens a followed log of task id on srv and checks it answers 200.
@@ -139,27 +141,15 @@ func follow(t *testing.T, ctx context.Context, srv *httptest.Server, id uint64) 
 	return resp
 }
 
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestCloseStreams ends live follows at shutdown with a broken stream,
 // not a clean end a client would take for the end of the task.
 func TestCloseStreams(t *testing.T) {
 	f := newFixture(t)
 	srv := httptest.NewServer(f.h)
 	defer srv.Close()
-	task := f.store.Add(state.Task{Project: "web", Template: "plan", Status: state.StatusRunning})
-	f.store.AppendLog(task.ID, "hello")
-	resp := follow(t, t.Context(), srv, task.ID)
+	tk := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "plan"}, Status: state.StatusRunning})
+	f.store.AppendLog(tk.ID, "hello")
+	resp := follow(t, t.Context(), srv, tk.ID)
 	defer resp.Body.Close()
 	br := bufio.NewReader(resp.Body)
 	if line, err := br.ReadString('\n'); err != nil || line != "hello\n" {
@@ -169,9 +159,9 @@ func TestCloseStreams(t *testing.T) {
 	if _, err := io.ReadAll(br); err == nil {
 		t.Error("stream after CloseStreams: got a clean end, want a broken stream")
 	}
-	waitFor(t, "followers to end", func() bool { return f.engine.Followers() == 0 })
+	testenv.WaitFor(t, "followers to end", 0, func() bool { return f.engine.Followers() == 0 })
 	// A follow started after CloseStreams ends at once.
-	resp2 := follow(t, t.Context(), srv, task.ID)
+	resp2 := follow(t, t.Context(), srv, tk.ID)
 	_, err := io.ReadAll(resp2.Body)
 	resp2.Body.Close()
 	if err == nil {

@@ -38,7 +38,7 @@ type Template struct {
 // activeConfig returns the configuration in force, or a 503 before the
 // first valid revision.
 func (h *Handler) activeConfig() (*config.Config, error) {
-	cfg := h.config.Active()
+	cfg := h.config.Snapshot().Config
 	if cfg == nil {
 		return nil, errorf(http.StatusServiceUnavailable, "no configuration is active yet")
 	}
@@ -64,7 +64,7 @@ func (h *Handler) lookupProject(p *principal, name string) (*config.Project, err
 
 func (h *Handler) listProjects(w http.ResponseWriter, r *http.Request, p *principal) error {
 	out := []Project{}
-	if cfg := h.config.Active(); cfg != nil {
+	if cfg := h.config.Snapshot().Config; cfg != nil {
 		for name, pr := range cfg.Projects {
 			if pr == nil || !p.project(name) {
 				continue

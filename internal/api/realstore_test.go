@@ -14,6 +14,7 @@ import (
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/api/apitest"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // openStore opens a real state file in a temporary directory with n tasks
@@ -31,8 +32,7 @@ func openStore(t testing.TB, n, logLines int) *state.Store {
 		if i%2 == 1 {
 			p, tpl = "db", "backup"
 		}
-		if _, err := s.CreateTask(ctx, state.Task{Project: p, Template: tpl, Trigger: "api", Commit: "0123456789abcdef0123456789abcdef01234567", Branch: "main",
-			Vars: map[string]any{"env": "prod", "n": i}}); err != nil {
+		if _, err := s.CreateTask(ctx, state.Task{Request: task.Request{Project: p, Template: tpl, Trigger: task.Trigger{Type: "api"}, Overrides: task.Overrides{Commit: "0123456789abcdef0123456789abcdef01234567", Branch: "main", Vars: map[string]any{"env": "prod", "n": i}}}}); err != nil {
 			t.Fatalf("create task: %v", err)
 		}
 	}
@@ -98,11 +98,11 @@ func TestRealStorePagingAndLog(t *testing.T) {
 				if rec.Code != 200 {
 					t.Fatalf("GET %s: got %d %s", path, rec.Code, rec.Body)
 				}
-				for _, task := range decode[[]state.Task](t, rec) {
-					if task.ID >= last {
-						t.Fatalf("task %d after %d: want newest first", task.ID, last)
+				for _, tk := range decode[[]api.Task](t, rec) {
+					if tk.ID >= last {
+						t.Fatalf("task %d after %d: want newest first", tk.ID, last)
 					}
-					last = task.ID
+					last = tk.ID
 					seen++
 				}
 				path = nextLink(t, rec.Header().Get("Link"))

@@ -10,9 +10,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/semaphored/semaphored/internal/exec"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // CreateTaskRequest is the JSON body of POST
@@ -20,6 +21,25 @@ import (
 // override the template must allow (the engine decides); an empty body
 // runs the template as declared.
 type CreateTaskRequest struct {
+	task.Overrides
+}
+
+// Task is a task as the API answers it: the same JSON whatever the store
+// keeps beside it (leases, intake records), so nothing stored leaks into
+// the public API by accident. Lists leave Vars out (a task's vars can be
+// large; GET /api/v1/tasks/{id} has them).
+type Task struct {
+	ID       uint64           `json:"id"`
+	Project  string           `json:"project"`
+	Template string           `json:"template"`
+	Status   state.TaskStatus `json:"status"`
+	// Trigger is what created it: api, cli, push, pull_request, schedule,
+	// integration.
+	Trigger string `json:"trigger"`
+	// TriggeredBy names who or what (a token name, a schedule); no secret.
+	TriggeredBy string `json:"triggered_by,omitempty"`
+	// Commit is the SHA it ran at (or will: empty means the head of Branch
+	// when it starts).
 	Commit    string         `json:"commit,omitempty"`
 	Branch    string         `json:"branch,omitempty"`
 	Vars      map[string]any `json:"vars,omitempty"`
@@ -29,6 +49,35 @@ type CreateTaskRequest struct {
 	SkipTags  []string       `json:"skip_tags,omitempty"`
 	Workspace string         `json:"workspace,omitempty"`
 	DryRun    bool           `json:"dry_run,omitempty"`
+	// Message says why the task has its status.
+	Message string `json:"message,omitempty"`
+	// ExitCode of the app's last process, -1 when none ran.
+	ExitCode int       `json:"exit_code"`
+	Created  time.Time `json:"created"`
+	Started  time.Time `json:"started,omitzero"`
+	Ended    time.Time `json:"ended,omitzero"`
+	LogLines uint64    `json:"log_lines"`
+	LogBytes uint64    `json:"log_bytes"`
+}
+
+// TaskOf is the API's view of a stored task.
+func TaskOf(t state.Task) Task {
+	return Task{
+		ID: t.ID, Project: t.Project, Template: t.Template, Status: t.Status,
+		Trigger: string(t.Trigger.Type), TriggeredBy: t.Trigger.Actor,
+		Commit: t.Commit, Branch: t.Branch, Vars: t.Vars, Arguments: t.Arguments,
+		Limit: t.Limit, Tags: t.Tags, SkipTags: t.SkipTags, Workspace: t.Workspace, DryRun: t.DryRun,
+		Message: t.Message, ExitCode: t.ExitCode,
+		Created: t.Created, Started: t.Started, Ended: t.Ended,
+		LogLines: t.LogLines, LogBytes: t.LogBytes,
+	}
+}
+
+// taskSummary is TaskOf without the vars, for lists.
+func taskSummary(t state.Task) Task {
+	s := TaskOf(t)
+	s.Vars = nil
+	return s
 }
 
 // StopResult answers the project and template stop calls.
@@ -75,7 +124,7 @@ func (h *Handler) getTask(w http.ResponseWriter, r *http.Request, p *principal) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, TaskOf(t))
 	return nil
 }
 
@@ -125,7 +174,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p *principal
 	// Read one more than asked to know whether a next page exists. A token
 	// limited to several projects filters here, reading on until the page
 	// is full or the store has no more.
-	out := make([]state.Task, 0, limit+1)
+	out := make([]Task, 0, limit+1)
 	cursor := before
 	for len(out) <= limit {
 		want := limit + 1 - len(out)
@@ -135,7 +184,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		for _, t := range batch {
 			if p.project(t.Project) {
-				out = append(out, t)
+				out = append(out, taskSummary(t))
 			}
 		}
 		if len(batch) < want || len(batch) == 0 {
@@ -184,30 +233,21 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, p *principa
 	if err := decodeBody(w, r, &body); err != nil {
 		return err
 	}
-	trigger := "api"
+	trigger := task.TriggerAPI
 	if r.Header.Get(TriggerHeader) == "cli" {
-		trigger = "cli"
+		trigger = task.TriggerCLI
 	}
-	t, err := h.engine.Submit(r.Context(), exec.Request{
-		Project:     projectName,
-		Template:    templateName,
-		Trigger:     trigger,
-		TriggeredBy: p.name,
-		Commit:      body.Commit,
-		Branch:      body.Branch,
-		Vars:        body.Vars,
-		Arguments:   body.Arguments,
-		Limit:       body.Limit,
-		Tags:        body.Tags,
-		SkipTags:    body.SkipTags,
-		Workspace:   body.Workspace,
-		DryRun:      body.DryRun,
+	t, err := h.engine.Submit(r.Context(), task.Request{
+		Project:   projectName,
+		Template:  templateName,
+		Trigger:   task.Trigger{Type: trigger, Actor: p.name},
+		Overrides: body.Overrides,
 	})
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/tasks/"+strconv.FormatUint(t.ID, 10))
-	writeJSON(w, http.StatusCreated, t)
+	writeJSON(w, http.StatusCreated, TaskOf(t))
 	return nil
 }
 
@@ -250,7 +290,7 @@ func (h *Handler) taskAction(fn func(ctx context.Context, id uint64) (state.Task
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, t)
+		writeJSON(w, http.StatusOK, TaskOf(t))
 		return nil
 	}
 }

@@ -70,7 +70,7 @@ func (c *Client) Templates(ctx context.Context, project string) ([]api.Template,
 // Tasks lists up to limit tasks matching f with an ID below before (0:
 // from the newest), newest first (limit 0: the server's default page). It
 // returns the before cursor of the next page, 0 when this was the last.
-func (c *Client) Tasks(ctx context.Context, f state.TaskFilter, before uint64, limit int) ([]state.Task, uint64, error) {
+func (c *Client) Tasks(ctx context.Context, f state.TaskFilter, before uint64, limit int) ([]api.Task, uint64, error) {
 	q := url.Values{}
 	if f.Project != "" {
 		q.Set("project", f.Project)
@@ -91,7 +91,7 @@ func (c *Client) Tasks(ctx context.Context, f state.TaskFilter, before uint64, l
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var out []state.Task
+	var out []api.Task
 	resp, err := c.do(ctx, http.MethodGet, path, nil, &out)
 	if err != nil {
 		return nil, 0, err
@@ -124,36 +124,36 @@ func nextCursor(link string) (uint64, error) {
 }
 
 // Task returns one task.
-func (c *Client) Task(ctx context.Context, id uint64) (state.Task, error) {
-	var t state.Task
+func (c *Client) Task(ctx context.Context, id uint64) (api.Task, error) {
+	var t api.Task
 	_, err := c.do(ctx, http.MethodGet, taskPath(id, ""), nil, &t)
 	return t, err
 }
 
 // CreateTask queues a task of project/template and returns it.
-func (c *Client) CreateTask(ctx context.Context, project, template string, req api.CreateTaskRequest) (state.Task, error) {
+func (c *Client) CreateTask(ctx context.Context, project, template string, req api.CreateTaskRequest) (api.Task, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
-		return state.Task{}, fmt.Errorf("create task: %w", err)
+		return api.Task{}, fmt.Errorf("create task: %w", err)
 	}
-	var t state.Task
+	var t api.Task
 	path := "/api/v1/projects/" + url.PathEscape(project) + "/templates/" + url.PathEscape(template) + "/tasks"
 	_, err = c.do(ctx, http.MethodPost, path, body, &t)
 	return t, err
 }
 
 // Stop stops a task and returns it.
-func (c *Client) Stop(ctx context.Context, id uint64) (state.Task, error) {
+func (c *Client) Stop(ctx context.Context, id uint64) (api.Task, error) {
 	return c.action(ctx, id, "stop")
 }
 
 // Confirm approves a task waiting for confirmation and returns it.
-func (c *Client) Confirm(ctx context.Context, id uint64) (state.Task, error) {
+func (c *Client) Confirm(ctx context.Context, id uint64) (api.Task, error) {
 	return c.action(ctx, id, "confirm")
 }
 
 // Reject refuses a task waiting for confirmation and returns it.
-func (c *Client) Reject(ctx context.Context, id uint64) (state.Task, error) {
+func (c *Client) Reject(ctx context.Context, id uint64) (api.Task, error) {
 	return c.action(ctx, id, "reject")
 }
 
@@ -169,8 +169,8 @@ func (c *Client) StopWaiting(ctx context.Context, project, template string) (int
 	return out.Stopped, err
 }
 
-func (c *Client) action(ctx context.Context, id uint64, what string) (state.Task, error) {
-	var t state.Task
+func (c *Client) action(ctx context.Context, id uint64, what string) (api.Task, error) {
+	var t api.Task
 	_, err := c.do(ctx, http.MethodPost, taskPath(id, "/"+what), nil, &t)
 	return t, err
 }

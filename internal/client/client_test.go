@@ -16,6 +16,7 @@ import (
 	"github.com/semaphored/semaphored/internal/client"
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 const token = "0123456789abcdef0123456789abcdef"
@@ -66,7 +67,7 @@ func TestProjectsTemplates(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	f := newFixture(t)
-	done := f.store.Add(state.Task{Project: "web", Template: "deploy", Status: state.StatusSuccess})
+	done := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}, Status: state.StatusSuccess})
 	tests := []struct {
 		name   string
 		call   func(*client.Client) error
@@ -101,26 +102,26 @@ func TestErrors(t *testing.T) {
 
 func TestCreateAndActions(t *testing.T) {
 	f := newFixture(t)
-	task, err := f.c.AsCLI().CreateTask(t.Context(), "web", "deploy", api.CreateTaskRequest{Vars: map[string]any{"v": 1}})
+	tk, err := f.c.AsCLI().CreateTask(t.Context(), "web", "deploy", api.CreateTaskRequest{Overrides: task.Overrides{Vars: map[string]any{"v": 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.ID == 0 || task.Trigger != "cli" || task.Status != state.StatusWaiting {
-		t.Errorf("created: got %+v, want an ID, trigger cli, status waiting", task)
+	if tk.ID == 0 || tk.Trigger != "cli" || tk.Status != state.StatusWaiting {
+		t.Errorf("created: got %+v, want an ID, trigger cli, status waiting", tk)
 	}
-	got, err := f.c.Task(t.Context(), task.ID)
-	if err != nil || got.ID != task.ID {
+	got, err := f.c.Task(t.Context(), tk.ID)
+	if err != nil || got.ID != tk.ID {
 		t.Errorf("Task: got %+v (%v)", got, err)
 	}
-	f.store.Add(state.Task{Project: "web", Template: "deploy"})
+	f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}})
 	n, err := f.c.StopWaiting(t.Context(), "web", "deploy")
 	if err != nil || n != 2 {
 		t.Errorf("StopWaiting: got %d (%v), want 2", n, err)
 	}
-	if _, err := f.c.Stop(t.Context(), task.ID); err == nil {
+	if _, err := f.c.Stop(t.Context(), tk.ID); err == nil {
 		t.Error("Stop of a stopped task: got nil error, want 409")
 	}
-	wc := f.store.Add(state.Task{Project: "web", Template: "deploy", Status: state.StatusWaitingConfirmation})
+	wc := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}, Status: state.StatusWaitingConfirmation})
 	if got, err := f.c.Confirm(t.Context(), wc.ID); err != nil || got.Status != state.StatusRunning {
 		t.Errorf("Confirm: got %s (%v), want running", got.Status, err)
 	}
@@ -129,7 +130,7 @@ func TestCreateAndActions(t *testing.T) {
 func TestTasksPaging(t *testing.T) {
 	f := newFixture(t)
 	for range 25 {
-		f.store.Add(state.Task{Project: "web", Template: "deploy"})
+		f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}})
 	}
 	var ids []uint64
 	before := uint64(0)
@@ -138,8 +139,8 @@ func TestTasksPaging(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, task := range page {
-			ids = append(ids, task.ID)
+		for _, tk := range page {
+			ids = append(ids, tk.ID)
 		}
 		if next == 0 {
 			break
@@ -156,10 +157,10 @@ func TestTasksPaging(t *testing.T) {
 
 func TestLog(t *testing.T) {
 	f := newFixture(t)
-	task := f.store.Add(state.Task{Project: "web", Template: "deploy", Status: state.StatusRunning})
-	f.store.AppendLog(task.ID, "one", "two")
+	tk := f.store.Add(state.Task{Request: task.Request{Project: "web", Template: "deploy"}, Status: state.StatusRunning})
+	f.store.AppendLog(tk.ID, "one", "two")
 	var b strings.Builder
-	if err := f.c.Log(t.Context(), task.ID, false, &b); err != nil || b.String() != "one\ntwo\n" {
+	if err := f.c.Log(t.Context(), tk.ID, false, &b); err != nil || b.String() != "one\ntwo\n" {
 		t.Errorf("Log: got %q (%v), want one, two", b.String(), err)
 	}
 
@@ -167,9 +168,9 @@ func TestLog(t *testing.T) {
 	f.engine.Run = nil
 	done := make(chan error, 1)
 	var fb strings.Builder
-	go func() { done <- f.c.Log(t.Context(), task.ID, true, &fb) }()
-	f.store.AppendLog(task.ID, "three")
-	f.store.Finish(task.ID, state.StatusSuccess, 0)
+	go func() { done <- f.c.Log(t.Context(), tk.ID, true, &fb) }()
+	f.store.AppendLog(tk.ID, "three")
+	f.store.Finish(tk.ID, state.StatusSuccess, 0)
 	if err := <-done; err != nil || fb.String() != "one\ntwo\nthree\n" {
 		t.Errorf("Log follow: got %q (%v), want one, two, three", fb.String(), err)
 	}

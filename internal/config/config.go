@@ -1,16 +1,7 @@
 package config
 
-// Project returns the named project.
-func (c *Config) Project(name string) (*Project, bool) {
-	p, ok := c.Projects[name]
-	return p, ok
-}
-
-// ProjectNames returns the project names, sorted.
-func (c *Config) ProjectNames() []string { return sortedKeys(c.Projects) }
-
 // Template returns the named template of the named project, with its
-// project.
+// project. The engine finds a task's template with it.
 func (c *Config) Template(project, name string) (*Project, *Template, bool) {
 	p, ok := c.Projects[project]
 	if !ok {
@@ -32,9 +23,6 @@ func (c *Config) Integration(project, name string) (*Project, *Integration, bool
 	in, ok := p.Integrations[name]
 	return p, in, ok
 }
-
-// TemplateNames returns the project's template names, sorted.
-func (p *Project) TemplateNames() []string { return sortedKeys(p.Templates) }
 
 // RepositoryOf returns the repository a template runs from.
 func (p *Project) RepositoryOf(t *Template) *Repository { return p.Repositories[t.Repository] }

@@ -7,7 +7,28 @@
 //
 // Every *.yaml and *.yml file under the root is read, recursively and in
 // sorted order; directories and files whose name starts with a dot (.git,
-// editor lock files like .#a.yaml) are skipped. A file holds one YAML
+// editor lock files like .#a.yaml) are skipped. Named pipes, sockets and
+// devices are refused before they are opened (a FIFO would block the
+// reader).
+//
+// Declarations may live beside playbooks, inventories, group_vars and any
+// other YAML in the same tree. Which files are declarations:
+//
+//   - a file whose top level is a mapping with a project: or settings: key
+//     is a declaration, read strictly;
+//   - a mapping without either but with a project kind (repositories,
+//     keys, inventories, environments, templates, schedules,
+//     integrations) whose value is a mapping is a declaration that forgot
+//     project:, and is reported ("missing top-level key project");
+//   - anything else is not a declaration and is skipped: a list (a
+//     playbook, a role's tasks), a scalar, any other mapping (group_vars,
+//     host_vars, an inventory, requirements.yml, docker-compose.yml);
+//   - a file that is not valid YAML is reported when one of its lines
+//     starts with project: or settings: (it was meant as a declaration),
+//     and skipped otherwise (a playbook being edited).
+//
+// Skipped files are listed at debug level (LoadOptions.Logger), each with
+// the reason. A declaration file holds one YAML
 // document (a second document after "---" is an error) and may start with
 // a yaml-language-server comment pointing at schema/semaphored.schema.json. Empty files and files holding only
 // comments are ignored. A UTF-8 byte order mark is stripped; UTF-16 files,
@@ -50,6 +71,9 @@
 // referenced keys), cron specs, timezones, durations, byte sizes, globs and
 // relative paths. Every problem is reported at once, as an Errors value
 // whose lines read "file:line:col: field.path: message", sorted by place.
+// A YAML syntax error points at the line and column where the parser
+// found the problem (an unclosed bracket or quote: where it opened), not
+// at yaml.v3's context line.
 //
 // # Defaults
 //

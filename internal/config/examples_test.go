@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +61,45 @@ func TestQuickstartShape(t *testing.T) {
 	if env == nil || len(env.Env) == 0 || len(env.Vars) == 0 {
 		t.Fatalf("quickstart environment: got %+v, want vars and env", env)
 	}
+	// An ansible template whose playbook lives beside the declarations.
+	_, ah, ok := c.Template("quickstart", "ansible-hello")
+	if !ok || ah.App != AppAnsible || p.RepositoryOf(ah).URL != "." {
+		t.Fatalf("quickstart/ansible-hello: got %+v, want an ansible template on the local directory", ah)
+	}
+	inv := p.InventoryOf(ah)
+	if inv == nil || inv.Type != InventoryStatic || !strings.Contains(inv.Static, "ansible_connection=local") {
+		t.Fatalf("quickstart/ansible-hello inventory: got %+v, want a static localhost one", inv)
+	}
+	t.Run("ansible-playbook", func(t *testing.T) {
+		bin := testenv.LookTool(t, "ansible-playbook")
+		tmp := t.TempDir()
+		invFile := filepath.Join(tmp, "inventory.ini")
+		varsFile := filepath.Join(tmp, "vars.json")
+		vars, err := json.Marshal(env.Vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(invFile, []byte(inv.Static), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(varsFile, vars, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		// The runner's argument list and environment, in short.
+		cmd := exec.CommandContext(ctx, bin, ah.Playbook, "-i", invFile, "--extra-vars", "@"+varsFile)
+		cmd.Dir = "../../examples/quickstart"
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmp, "LANG=C.UTF-8", "TMPDIR=" + tmp,
+			"ANSIBLE_NOCOLOR=1", "ANSIBLE_LOCAL_TEMP=" + filepath.Join(tmp, "ansible"), "ANSIBLE_RETRY_FILES_ENABLED=0"}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("ansible-playbook %s: %v\n%s", ah.Playbook, err, out)
+		}
+		if want := "hello from Ansible on localhost, targets alpha, beta"; !strings.Contains(string(out), want) {
+			t.Errorf("ansible-playbook output: got\n%s\nwant %q", out, want)
+		}
+	})
 	// The scripts run and print the environment's values.
 	for _, tc := range []struct{ tool, script string }{{"bash", "scripts/hello.sh"}, {"python3", "scripts/report.py"}} {
 		t.Run(tc.tool, func(t *testing.T) {

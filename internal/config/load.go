@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,9 +14,9 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -29,6 +30,10 @@ type LoadOptions struct {
 	// MaxFileSize refuses larger declaration files, by size, before they
 	// are read (default 4 MiB).
 	MaxFileSize int64
+	// Logger, when set, gets one debug line per YAML file that is not a
+	// declaration and was skipped (a playbook, an inventory, group_vars),
+	// with the reason.
+	Logger *slog.Logger
 }
 
 // Load reads every *.yaml and *.yml file under root (recursively, in
@@ -42,7 +47,7 @@ func Load(root string, opts LoadOptions) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loadFiles(files)
+	return loadFiles(files, opts)
 }
 
 // LoadFS is Load on a file system (tests, fuzzing, embedded trees). It
@@ -53,7 +58,7 @@ func LoadFS(fsys fs.FS, opts LoadOptions) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loadFiles(files)
+	return loadFiles(files, opts)
 }
 
 // file is one declaration file's name (slash-separated, relative to the
@@ -123,7 +128,8 @@ func readTree(root string, opts LoadOptions) ([]file, error) {
 			return nil
 		}
 		target := p
-		if de.Type()&fs.ModeSymlink != 0 {
+		mode := de.Type()
+		if mode&fs.ModeSymlink != 0 {
 			t, err := filepath.EvalSymlinks(p)
 			if err != nil {
 				files = append(files, file{name: rel, err: &Error{Pos: Pos{File: rel}, Msg: fmt.Sprintf("broken symlink: %v", unwrapPath(err))}})
@@ -133,9 +139,21 @@ func readTree(root string, opts LoadOptions) ([]file, error) {
 				files = append(files, file{name: rel, err: &Error{Pos: Pos{File: rel}, Msg: "symlink points outside the config tree; refusing to follow it"}})
 				return nil
 			}
-			target = t
+			fi, err := os.Stat(t)
+			if err != nil {
+				files = append(files, file{name: rel, err: &Error{Pos: Pos{File: rel}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}})
+				return nil
+			}
+			target, mode = t, fi.Mode().Type()
 		}
-		f := readOne(rel, limit, func() (fs.File, error) { return os.Open(target) })
+		if e := notRegular(rel, mode); e != nil {
+			files = append(files, file{name: rel, err: e})
+			return nil
+		}
+		if mode.IsDir() {
+			return nil // a symlinked directory: not descended into
+		}
+		f := readOne(rel, limit, func() (fs.File, error) { return openNoBlock(target) })
 		if f != nil {
 			files = append(files, *f)
 		}
@@ -155,8 +173,39 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// readOne opens, checks the size of, and reads one file; nil means it is
-// not a regular file and is skipped (a symlinked directory, a socket).
+// notRegular returns the problem of a declaration file name that is a
+// named pipe, socket or device (of type mode, as Lstat or Stat tells it),
+// or nil for a regular file or a directory. Such files are refused before
+// they are opened: opening a FIFO blocks until a writer comes, which would
+// wedge every sync pass and `validate`.
+func notRegular(name string, mode fs.FileMode) *Error {
+	var what string
+	switch t := mode.Type(); {
+	case t == 0 || t&fs.ModeDir != 0:
+		return nil
+	case t&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case t&fs.ModeSocket != 0:
+		what = "a socket"
+	case t&fs.ModeCharDevice != 0:
+		what = "a character device"
+	case t&fs.ModeDevice != 0:
+		what = "a block device"
+	default:
+		what = "not a regular file (" + t.String() + ")"
+	}
+	return &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("%s is not a regular file; declarations must be regular files (or symlinks to one inside the tree); refusing to open it", what)}
+}
+
+// openNoBlock opens a file for reading without ever blocking in open: a
+// named pipe put in place after the type check opens at once (and is then
+// refused by readOne's Stat) instead of waiting for a writer.
+func openNoBlock(name string) (*os.File, error) {
+	return os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+}
+
+// readOne opens, checks the type and size of, and reads one file; nil
+// means it is a directory and is skipped (a symlinked directory).
 func readOne(name string, limit int64, open func() (fs.File, error)) *file {
 	fh, err := open()
 	if err != nil {
@@ -167,8 +216,11 @@ func readOne(name string, limit int64, open func() (fs.File, error)) *file {
 	if err != nil {
 		return &file{name: name, err: &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}}
 	}
-	if !fi.Mode().IsRegular() {
+	if fi.IsDir() {
 		return nil
+	}
+	if e := notRegular(name, fi.Mode()); e != nil {
+		return &file{name: name, err: e}
 	}
 	if fi.Size() > limit {
 		return &file{name: name, err: tooBig(name, fi.Size(), limit)}
@@ -203,6 +255,19 @@ func readFS(fsys fs.FS, opts LoadOptions) ([]file, error) {
 		if !isDeclFile(de.Name()) {
 			return nil
 		}
+		mode := de.Type()
+		if mode&fs.ModeSymlink != 0 {
+			fi, err := fs.Stat(fsys, p)
+			if err != nil {
+				files = append(files, file{name: p, err: &Error{Pos: Pos{File: p}, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}})
+				return nil
+			}
+			mode = fi.Mode().Type()
+		}
+		if e := notRegular(p, mode); e != nil {
+			files = append(files, file{name: p, err: e})
+			return nil
+		}
 		if f := readOne(p, limit, func() (fs.File, error) { return fsys.Open(p) }); f != nil {
 			files = append(files, *f)
 		}
@@ -232,9 +297,7 @@ type loader struct {
 	suggestions int
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
-
-func loadFiles(files []file) (*Config, error) {
+func loadFiles(files []file, opts LoadOptions) (*Config, error) {
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	size := 0
 	for _, f := range files {
@@ -256,6 +319,12 @@ func loadFiles(files []file) (*Config, error) {
 			l.errs.list = append(l.errs.list, f.err)
 			continue
 		}
+		if docs[i].skip != "" {
+			if opts.Logger != nil {
+				opts.Logger.Debug("not a declaration; skipped", "file", f.name, "reason", docs[i].skip)
+			}
+			continue
+		}
 		l.loadFile(f.name, docs[i])
 	}
 	l.validate()
@@ -272,6 +341,7 @@ func defaultSettings() Settings {
 		Retention:        Retention{KeepTasks: 100, KeepDays: 30},
 		MaxLogBytes:      64 << 20,
 		StopGracePeriod:  Duration(10e9),
+		DrainTimeout:     Duration(DefaultDrainTimeout),
 	}
 }
 
@@ -308,18 +378,6 @@ func offsetPos(name string, data []byte, off int) Pos {
 	return Pos{File: name, Line: line, Col: col}
 }
 
-func yamlError(name string, err error) *Error {
-	msg := err.Error()
-	p := Pos{File: name, Line: 1, Col: 1}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		p.Line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	return &Error{Pos: p, Msg: "malformed YAML: " + msg}
-}
-
 var projectKinds = []string{"repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations"}
 
 var kindSingular = map[string]string{
@@ -333,6 +391,67 @@ var topKeys = []string{"project", "description", "max_parallel_tasks", "reposito
 type parsed struct {
 	root *yaml.Node // nil: nothing to decode
 	errs []*Error
+	// skip says why the file is not a declaration (see declKind); "": it
+	// is one, or may be one.
+	skip string
+}
+
+// kindKeys are the top-level keys of a project's kinds.
+var kindKeys = map[string]bool{
+	"repositories": true, "keys": true, "inventories": true, "environments": true,
+	"templates": true, "schedules": true, "integrations": true,
+}
+
+// declMarker matches a line of a declaration file's text that starts
+// with project: or settings:, for files that are not valid YAML.
+var declMarker = regexp.MustCompile(`(?m)^(project|settings)[ \t]*:`)
+
+// notDeclaration returns why the document whose top-level node is root is
+// not a declaration, or "" when it is one or probably is one. The rule,
+// which lets declarations live beside playbooks, inventories, group_vars
+// and other YAML in one tree:
+//
+//   - a declaration is a mapping with a "project" or "settings" key;
+//   - a mapping without them but with a project kind (repositories, keys,
+//     inventories, environments, templates, schedules, integrations)
+//     whose value is a mapping is a declaration that forgot "project:",
+//     and is reported as such;
+//   - anything else (a list such as a playbook, a scalar, another
+//     mapping such as group_vars, an inventory or requirements.yml) is
+//     not a declaration and is skipped.
+func notDeclaration(root *yaml.Node) string {
+	n := root
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch {
+	case n == nil:
+		return ""
+	case n.Kind == yaml.SequenceNode:
+		return "a list at the top level (a playbook?)"
+	case n.Kind == yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "" // only comments: nothing to load either way
+		}
+		return "a scalar at the top level"
+	case n.Kind != yaml.MappingNode:
+		return "not a mapping at the top level"
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k == "project" || k == "settings" {
+			return ""
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		v := n.Content[i+1]
+		for v.Kind == yaml.AliasNode && v.Alias != nil {
+			v = v.Alias
+		}
+		if kindKeys[n.Content[i].Value] && v.Kind == yaml.MappingNode {
+			return ""
+		}
+	}
+	return "a mapping without project: or settings: (group_vars, an inventory, requirements?)"
 }
 
 // parseFile checks that data is UTF-8 text and parses its one YAML
@@ -347,10 +466,21 @@ func parseFile(name string, data []byte) parsed {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
-		if err != io.EOF {
-			out.errs = append(out.errs, yamlError(name, err))
+		switch {
+		case err == io.EOF:
+		case !declMarker.Match(data):
+			// Not valid YAML, and nothing says it was meant as a
+			// declaration: someone else's file with a mistake.
+			out.skip = "not valid YAML, and no line starts with project: or settings:"
+		default:
+			out.errs = append(out.errs, yamlError(name, data, err))
 		}
 		return out
+	}
+	if len(doc.Content) > 0 {
+		if out.skip = notDeclaration(doc.Content[0]); out.skip != "" {
+			return out
+		}
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
@@ -360,7 +490,7 @@ func parseFile(name string, data []byte) parsed {
 		}
 		out.errs = append(out.errs, &Error{Pos: at, Msg: "a second YAML document (after ---); write one document per file"})
 	} else if err != io.EOF {
-		out.errs = append(out.errs, yamlError(name, err))
+		out.errs = append(out.errs, yamlError(name, data, err))
 		return out
 	}
 	if len(doc.Content) > 0 {
@@ -548,4 +678,11 @@ func fieldNameOf(kind string) string {
 		return "Integrations"
 	}
 	return ""
+}
+
+// NotDeclaration returns why the YAML text data would be skipped by Load
+// as not a declaration (see the package documentation for the rule), or
+// "" when Load reads it as a declaration (or reports it as a broken one).
+func NotDeclaration(data []byte) string {
+	return parseFile("", data).skip
 }

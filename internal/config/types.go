@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/semaphored/semaphored/internal/task"
+)
 
 // This file holds the declaration types: the typed, defaulted, read-only
 // values the loader hands out after validation. The same structs are stored
@@ -28,6 +32,11 @@ type Settings struct {
 	// StopGracePeriod is how long a stopped or timed-out process gets
 	// between SIGTERM and SIGKILL (default 10s).
 	StopGracePeriod Duration `yaml:"stop_grace_period" json:"stop_grace_period"`
+	// DrainTimeout is how long running tasks may go on finishing when the
+	// daemon is asked to stop (SIGTERM) before they are stopped; 0 stops
+	// them at once (default 15s: with the 10s stop grace period it fits
+	// Kubernetes' default 30s termination grace period and systemd's 90s).
+	DrainTimeout Duration `yaml:"drain_timeout" json:"drain_timeout"`
 	// APITokens are keyed by name.
 	APITokens map[string]*APIToken `yaml:"api_tokens" json:"api_tokens"`
 
@@ -215,19 +224,20 @@ const (
 	AppPowerShell App = "powershell"
 )
 
-// Override names a task parameter a caller may set when the template allows it.
+// Override names a task parameter a caller may set when the template
+// allows it: the JSON names of task.Overrides' fields.
 type Override string
 
 const (
-	OverrideVars      Override = "vars"
-	OverrideBranch    Override = "branch"
-	OverrideCommit    Override = "commit"
-	OverrideArguments Override = "arguments"
-	OverrideLimit     Override = "limit"
-	OverrideTags      Override = "tags"
-	OverrideSkipTags  Override = "skip_tags"
-	OverrideDryRun    Override = "dry_run"
-	OverrideWorkspace Override = "workspace"
+	OverrideVars      Override = task.OverrideVars
+	OverrideBranch    Override = task.OverrideBranch
+	OverrideCommit    Override = task.OverrideCommit
+	OverrideArguments Override = task.OverrideArguments
+	OverrideLimit     Override = task.OverrideLimit
+	OverrideTags      Override = task.OverrideTags
+	OverrideSkipTags  Override = task.OverrideSkipTags
+	OverrideDryRun    Override = task.OverrideDryRun
+	OverrideWorkspace Override = task.OverrideWorkspace
 )
 
 // Template is a job: an app run from a repository with its parameters.

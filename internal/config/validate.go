@@ -177,54 +177,6 @@ func (l *loader) validateKey(path string, k *Key) {
 	l.notFor(k, k.Pos, path, "user", k.Type == KeyNone && k.User != "", "ssh, login_password and token keys")
 }
 
-// URLKind classifies a repository URL.
-type URLKind int
-
-// The kinds of repository URL.
-const (
-	URLInvalid URLKind = iota
-	URLHTTP            // https:// or http://
-	URLSSH             // ssh:// or scp-like user@host:path
-	URLFile            // file://
-	URLLocal           // a local path: absolute, ".", "./..." or "../..."
-)
-
-// ClassifyURL tells what kind of repository URL s is.
-func ClassifyURL(s string) URLKind {
-	switch {
-	case s == "":
-		return URLInvalid
-	case strings.HasPrefix(s, "https://"), strings.HasPrefix(s, "http://"):
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" {
-			return URLInvalid
-		}
-		return URLHTTP
-	case strings.HasPrefix(s, "ssh://"):
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" {
-			return URLInvalid
-		}
-		return URLSSH
-	case strings.HasPrefix(s, "file://"):
-		if len(s) == len("file://") {
-			return URLInvalid
-		}
-		return URLFile
-	case s == "." || s == ".." || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../"):
-		return URLLocal
-	case strings.Contains(s, "://"):
-		return URLInvalid
-	}
-	// scp-like: [user@]host:path, host without a slash before the colon;
-	// a one-letter host is a Windows drive ("C:\\repo"), not a host.
-	host, p, ok := strings.Cut(s, ":")
-	if ok && len(host) > 1 && p != "" && !strings.ContainsAny(host, "/\\ ") {
-		return URLSSH
-	}
-	return URLInvalid
-}
-
 // ForgeRepo returns the "owner/name" the repository's forge knows it by:
 // Forge.Repo when set, or the path of the URL without ".git".
 func (r *Repository) ForgeRepo() string {

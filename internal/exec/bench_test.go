@@ -11,6 +11,7 @@ import (
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
 
@@ -112,7 +113,7 @@ func BenchmarkThroughput500(b *testing.B) {
 		start := time.Now()
 		var ids []uint64
 		for i := range 500 {
-			task, err := h.e.Submit(context.Background(), Request{Project: "p", Template: fmt.Sprint("t", i%10)})
+			task, err := h.e.Submit(context.Background(), task.Request{Project: "p", Template: fmt.Sprint("t", i%10)})
 			if err != nil {
 				b.Fatal(err)
 			}

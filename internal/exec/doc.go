@@ -69,9 +69,10 @@
 // ..."), counts in semaphored_log_write_errors_total and makes the next
 // WriteLine fail, which ends the run.
 //
-// FollowLog reads stored lines and sleeps on a per-task notification
-// (a channel closed after each batch and each status change); it returns
-// once the task is terminal and every line was passed.
+// FollowLog reads stored lines and sleeps on a per-task notification of
+// the Followers (the Hub closes a channel after each batch and each
+// status change); it returns once the task is terminal and every line was
+// passed.
 //
 // # Recovery and shutdown
 //
@@ -79,21 +80,41 @@
 // waiting_confirmation as interrupted ("interrupted: the daemon stopped
 // while the task was running", with a last log line saying so, their logs
 // kept), queues the waiting ones in ID order, and only then starts tasks.
-// When Run's ctx ends, nothing new starts and running tasks are stopped
-// (SIGTERM, grace, SIGKILL) and stored stopped "daemon shutting down";
-// waiting tasks stay waiting for the next start, and anything the process
-// could not finish storing is recovered as interrupted then.
 //
-// # Retention and metrics
+// Shutdown is the graceful stop: Submit and Adopt return ErrClosed (the
+// API answers 503), nothing new starts (waiting tasks stay waiting for the
+// next start), plans waiting for a decision are stopped, and running
+// tasks may finish until Shutdown's ctx ends (settings.drain_timeout, or a
+// second signal); the rest are stopped (SIGTERM, grace, SIGKILL) and
+// stored stopped "daemon shutting down". When Run's ctx ends, whatever
+// still runs is stopped the same way at once. Anything the process could
+// not finish storing is recovered as interrupted at the next start.
 //
-// Run prunes terminal tasks with the settings' retention (keep_tasks,
-// keep_days, per template) shortly after start and every 10 minutes; the
-// same pass (Housekeep) deletes events older than keep_days (30 days when
-// it is 0), revision records beyond the newest 100 (the active and the
-// last are always kept) and webhook delivery ids older than
-// state.DeliveryTTL, and logs what it deleted.
+// # Requests, dedupe and adoption
+//
+// Submit takes a task.Request: project, template, a typed trigger with its
+// origin, the overrides and an optional DedupeKey. A key already used
+// returns the task that holds it, without an error, so a producer may
+// submit "the task of delivery D for template T" again after a crash.
+// Adopt queues waiting tasks a producer created in the store itself (in
+// the transaction that recorded a webhook delivery); known ids are
+// ignored and supersede applies as for Submit.
+//
+// # Dependencies
+//
+// The engine consumes small interfaces declared in deps.go and hub.go:
+// Store (TaskStore + LogStore: CreateTask, UpdateTask, Task, ActiveTasks,
+// AppendLog, ReadLog), Checkouts (Checkout), SecretResolver (Resolve),
+// Snapshots (Snapshot: the config, its revision and root as one value,
+// read once per decision so a task never pairs the config of one
+// revision with the root of another) and Followers (Watch, Notify; Hub is
+// the in-memory one). Housekeeping of the state (retention, events,
+// revisions, deliveries) is package housekeep's, not the engine's.
+//
+// # Metrics
+//
 // Metrics (semaphored_tasks_total, _tasks_running, _tasks_waiting,
 // _task_duration_seconds, _task_queue_seconds, _task_log_lines_total,
 // _log_write_errors_total) go on Options.Registerer with bounded labels:
-// project, template, status.
+// project, template, status; New fails when they cannot be registered.
 package exec

@@ -14,8 +14,8 @@ import (
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec/runner"
-	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // Errors the API maps to status codes.
@@ -48,75 +48,30 @@ const (
 	defaultTimeout     = time.Hour
 	defaultGrace       = 10 * time.Second
 	defaultMaxLogBytes = 64 << 20
-	defaultPruneEvery  = 10 * time.Minute
-	defaultPruneDelay  = 30 * time.Second
-	// defaultEventDays is how long events are kept when
-	// retention.keep_days is 0; keepRevisions is how many revision
-	// records are kept.
-	defaultEventDays = 30
-	keepRevisions    = 100
 )
-
-// Request asks for a task of a template. Fields other than Project,
-// Template, Trigger and TriggeredBy are overrides, each allowed only when
-// the template lists it in allow_overrides (Commit and Branch are always
-// allowed for triggers other than api/cli).
-type Request struct {
-	Project, Template    string
-	Trigger, TriggeredBy string
-	Commit, Branch       string
-	Vars                 map[string]any
-	Arguments            []string
-	Limit                string
-	Tags, SkipTags       []string
-	Workspace            string
-	DryRun               bool
-}
-
-// ActiveConfig gives the configuration currently in force.
-type ActiveConfig interface {
-	Active() *config.Config
-}
 
 // RunFunc runs one prepared task; runner.Run is the real one.
 type RunFunc func(ctx context.Context, spec runner.Spec, sink runner.Sink, hooks runner.Hooks) runner.Result
 
-// Options configure New.
+// Options configure New. Store and Config are required.
 type Options struct {
-	Store   *state.Store
-	Config  ActiveConfig
-	Git     *gitcache.Cache
-	Secrets *config.Resolver
+	Store  Store
+	Config Snapshots
+	// Checkouts fetches repositories (a *gitcache.Cache); nil fails
+	// every checkout.
+	Checkouts Checkouts
+	// Secrets resolves secret references (nil: a config.Resolver without
+	// age identities).
+	Secrets SecretResolver
+	// Followers wakes FollowLog (nil: an in-memory Hub).
+	Followers Followers
 	// WorkDir holds per-task private directories and the shared caches.
 	WorkDir    string
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
-
-	// ConfigRoot returns the root directory of the active config tree;
-	// relative local repository paths are resolved against it (nil: the
-	// daemon's working directory).
-	ConfigRoot func() string
 	// Run runs a prepared task (nil: runner.Run). Tests put a controllable
 	// fake here.
 	Run RunFunc
-	// PruneEvery is the retention interval (default 10m); PruneDelay is
-	// the wait before the first prune after Run starts (default 30s).
-	PruneEvery, PruneDelay time.Duration
-}
-
-// taskStore is what the engine needs of the state; *state.Store is the
-// real one, tests wrap it to inject failures.
-type taskStore interface {
-	CreateTask(ctx context.Context, t state.Task) (state.Task, error)
-	UpdateTask(ctx context.Context, id uint64, fn func(*state.Task) error) (state.Task, error)
-	Task(ctx context.Context, id uint64) (state.Task, error)
-	ActiveTasks(ctx context.Context) ([]state.Task, error)
-	AppendLog(ctx context.Context, taskID uint64, lines []state.LogLine) error
-	ReadLog(ctx context.Context, taskID uint64, from uint64, max int) ([]state.LogLine, error)
-	PruneTasks(ctx context.Context, r state.Retention) (int, error)
-	PruneEvents(ctx context.Context, before time.Time) (int, error)
-	PruneRevisions(ctx context.Context, keep int) (int, error)
-	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 }
 
 // Engine runs tasks. Create with New; Run drives it. All its methods are
@@ -128,18 +83,21 @@ type taskStore interface {
 // have become startable. mu is never held across a store write or a
 // process start: the scheduler only decides, task goroutines do the work.
 type Engine struct {
-	opts  Options
-	store taskStore
-	log   *slog.Logger
-	run   RunFunc
-	met   *metrics
-	now   func() time.Time
+	opts    Options
+	store   Store
+	follow  Followers
+	secrets SecretResolver
+	log     *slog.Logger
+	run     RunFunc
+	met     *metrics
+	now     func() time.Time
 
 	mu       sync.Mutex
 	running  bool // Run was called
 	started  bool // Run has recovered: tasks may start
 	ready    chan struct{}
-	closed   bool // Run's ctx ended: nothing new starts
+	closed   bool          // shutdown began: nothing new is taken or starts
+	drained  chan struct{} // closed when closed is set and no task is active
 	baseCtx  context.Context
 	queues   map[tmplKey][]uint64 // waiting tasks per template, in ID order
 	queuedAt map[uint64]tmplKey   // every queued ID
@@ -149,9 +107,6 @@ type Engine struct {
 	tmpls    map[tmplKey]int      // template slots held (waiting_confirmation included)
 	resumes  []*taskRun           // confirmed plans waiting for global/project slots
 	tasks    sync.WaitGroup       // one per task goroutine
-
-	wmu     sync.Mutex
-	waiters map[uint64]*waiter // log/status followers per task
 }
 
 type tmplKey struct{ project, template string }
@@ -174,22 +129,23 @@ type taskRun struct {
 	done     chan struct{} // closed when the task is terminal
 }
 
-// New returns an engine; nothing runs before Run.
-func New(opts Options) *Engine {
+// New returns an engine; nothing runs before Run. It fails when Store or
+// Config is missing or the metrics cannot be registered.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil || opts.Config == nil {
+		return nil, errors.New("exec: Store and Config are required")
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
-	if opts.PruneEvery <= 0 {
-		opts.PruneEvery = defaultPruneEvery
-	}
-	if opts.PruneDelay <= 0 {
-		opts.PruneDelay = defaultPruneDelay
-	}
 	e := &Engine{
 		opts:     opts,
+		store:    opts.Store,
+		follow:   opts.Followers,
+		secrets:  opts.Secrets,
 		log:      opts.Logger,
 		run:      opts.Run,
 		now:      time.Now,
@@ -198,24 +154,33 @@ func New(opts Options) *Engine {
 		active:   map[uint64]*taskRun{},
 		projects: map[string]int{},
 		tmpls:    map[tmplKey]int{},
-		waiters:  map[uint64]*waiter{},
 		ready:    make(chan struct{}),
+		drained:  make(chan struct{}),
 	}
-	if opts.Store != nil {
-		e.store = opts.Store
+	if e.follow == nil {
+		e.follow = &Hub{}
+	}
+	if e.secrets == nil {
+		e.secrets = &config.Resolver{}
 	}
 	if e.run == nil {
 		e.run = runner.Run
 	}
-	e.met = newMetrics(opts.Registerer, e.log)
-	return e
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("exec: register metrics: %w", err)
+	}
+	e.met = m
+	return e, nil
 }
 
 // Run recovers from a previous crash (running tasks → interrupted,
-// waiting tasks queued), then starts tasks as slots free up until ctx ends;
-// then it stops running tasks (SIGTERM, grace, SIGKILL) and returns once
-// every task goroutine has ended. Tasks still waiting stay waiting in the
-// state and run after the next start. Run may be called once.
+// waiting tasks queued), then starts tasks as slots free up until ctx
+// ends; then it stops running tasks at once (SIGTERM, grace, SIGKILL) and
+// returns once every task goroutine has ended. A graceful stop calls
+// Shutdown first, which lets running tasks finish. Tasks still waiting
+// stay waiting in the state and run after the next start. Run may be
+// called once.
 func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.running {
@@ -229,9 +194,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Nothing starts before recovery is done: a task of this process can
 	// never be mistaken for one a previous process left running.
 	if err := e.recover(ctx); err != nil {
-		e.mu.Lock()
-		e.closed = true
-		e.mu.Unlock()
+		e.close()
 		if ctx.Err() != nil {
 			return nil // shut down while recovering: the next start recovers
 		}
@@ -243,19 +206,72 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Unlock()
 	close(e.ready)
 
-	var bg sync.WaitGroup
-	bg.Go(func() { e.pruneLoop(ctx) })
-
 	<-ctx.Done()
+	e.close()
+	e.stopAll(errShutdown)
+	e.tasks.Wait()
+	return nil
+}
+
+// Shutdown begins a graceful stop. At once: Submit and Adopt return
+// ErrClosed, no waiting task starts (they stay waiting in the state for
+// the next start), and plans waiting for a decision, which nobody can
+// give any more, are stopped. Running tasks may then finish until ctx
+// ends (the drain timeout, or a second signal); those still running are
+// stopped (SIGTERM, grace, SIGKILL) with "daemon shutting down".
+// Shutdown returns once no task runs. It may be called more than once
+// and before or after Run.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.close()
 	e.mu.Lock()
-	e.closed = true
-	for _, r := range e.active {
-		r.cancel(errShutdown)
+	var draining []uint64
+	for id, r := range e.active {
+		if r.awaiting || slices.Contains(e.resumes, r) {
+			r.cancel(errShutdown)
+			continue
+		}
+		draining = append(draining, id)
 	}
 	e.mu.Unlock()
-	e.tasks.Wait()
-	bg.Wait()
+	if len(draining) > 0 {
+		slices.Sort(draining)
+		e.log.Info("draining: waiting for running tasks to finish", "tasks", draining)
+	}
+	done := make(chan struct{})
+	go func() {
+		e.tasks.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	e.mu.Lock()
+	n := len(e.active)
+	e.mu.Unlock()
+	if n > 0 {
+		e.log.Warn("drain ended; stopping the tasks still running", "tasks", n, "cause", context.Cause(ctx))
+	}
+	e.stopAll(errShutdown)
+	<-done
 	return nil
+}
+
+// close marks the engine closed: nothing new is taken or starts.
+func (e *Engine) close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+}
+
+// stopAll cancels every active task with cause.
+func (e *Engine) stopAll(cause error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range e.active {
+		r.cancel(cause)
+	}
 }
 
 // recover kills the jobs and removes the task directories a previous
@@ -292,7 +308,7 @@ func (e *Engine) recover(ctx context.Context) error {
 			return fmt.Errorf("mark task %d interrupted: %w", t.ID, err)
 		}
 		e.met.finished(nt)
-		e.notify(t.ID)
+		e.follow.Notify(t.ID)
 		e.log.Warn("task interrupted by a previous stop", "task", t.ID, "project", t.Project, "template", t.Template, "status", t.Status)
 	}
 	if queued > 0 {
@@ -311,54 +327,104 @@ func (e *Engine) Wake() {
 
 // Submit validates and persists a task (waiting) and starts it as soon as
 // limits allow. The task is stored before Submit returns; the returned
-// copy is the one created (it may have moved on already).
-func (e *Engine) Submit(ctx context.Context, r Request) (state.Task, error) {
-	cfg := e.opts.Config.Active()
-	tmpl, err := lookupTemplate(cfg, r.Project, r.Template)
+// copy is the one created (it may have moved on already). A request whose
+// DedupeKey was used before creates nothing and returns the task that
+// holds the key, without an error. After shutdown began it returns
+// ErrClosed.
+func (e *Engine) Submit(ctx context.Context, r task.Request) (state.Task, error) {
+	tmpl, err := lookupTemplate(e.opts.Config.Snapshot().Config, r.Project, r.Template)
 	if err != nil {
 		return state.Task{}, err
 	}
 	if err := checkOverrides(tmpl, r); err != nil {
 		return state.Task{}, err
 	}
-	trigger := r.Trigger
-	if trigger == "" {
-		trigger = "api"
+	if r.Trigger.Type == "" {
+		r.Trigger.Type = task.TriggerAPI
 	}
-	e.mu.Lock()
-	closed := e.closed
-	e.mu.Unlock()
-	if closed {
+	if e.isClosed() {
 		return state.Task{}, ErrClosed
 	}
-	t, err := e.store.CreateTask(ctx, state.Task{
-		Project: r.Project, Template: r.Template, Status: state.StatusWaiting,
-		Trigger: trigger, TriggeredBy: r.TriggeredBy,
-		Commit: r.Commit, Branch: r.Branch,
-		Vars: r.Vars, Arguments: r.Arguments, Limit: r.Limit,
-		Tags: r.Tags, SkipTags: r.SkipTags, Workspace: r.Workspace, DryRun: r.DryRun,
-		ExitCode: -1,
-	})
+	t, err := e.store.CreateTask(ctx, state.Task{Request: r, Status: state.StatusWaiting, ExitCode: -1})
+	if errors.Is(err, state.ErrDuplicate) {
+		e.log.Info("task request already submitted", "task", t.ID, "dedupe_key", r.DedupeKey)
+		return t, nil
+	}
 	if err != nil {
 		return state.Task{}, fmt.Errorf("create task of %s/%s: %w", r.Project, r.Template, err)
 	}
-	key := tmplKey{r.Project, r.Template}
+	if err := e.take(ctx, t, tmpl.Supersede); err != nil {
+		return t, err
+	}
+	e.log.Info("task queued", "task", t.ID, "project", t.Project, "template", t.Template, "trigger", t.Trigger.Type)
+	return t, nil
+}
+
+// Adopt queues waiting tasks that were created in the store by someone
+// else (a webhook intake creating its tasks in the delivery's
+// transaction). Tasks that are not waiting, or already known, are
+// ignored; a template with supersede stops its older waiting tasks as for
+// Submit (failures to stop one are returned, joined). After shutdown
+// began it does nothing and returns ErrClosed: the tasks stay waiting in
+// the state and the next start queues them.
+func (e *Engine) Adopt(tasks ...state.Task) error {
+	if e.isClosed() {
+		return ErrClosed
+	}
+	tasks = slices.Clone(tasks)
+	slices.SortFunc(tasks, func(a, b state.Task) int { return cmpU64(a.ID, b.ID) })
+	snap := e.opts.Config.Snapshot()
+	var errs []error
+	for _, t := range tasks {
+		if t.Status != state.StatusWaiting {
+			continue
+		}
+		supersede := false
+		if tmpl, err := lookupTemplate(snap.Config, t.Project, t.Template); err == nil {
+			supersede = tmpl.Supersede
+		}
+		if err := e.take(context.Background(), t, supersede); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// take queues a stored waiting task (known ids are ignored) and, with
+// supersede, stops the older waiting tasks of its template.
+func (e *Engine) take(ctx context.Context, t state.Task, supersede bool) error {
+	key := tmplKey{t.Project, t.Template}
 	var superseded []uint64
 	e.mu.Lock()
-	if tmpl.Supersede {
+	if _, known := e.queuedAt[t.ID]; known {
+		e.mu.Unlock()
+		return nil
+	}
+	if _, known := e.active[t.ID]; known {
+		e.mu.Unlock()
+		return nil
+	}
+	if supersede {
 		superseded = e.dequeueWhere(func(id uint64, k tmplKey) bool { return k == key && id < t.ID })
 	}
 	e.enqueue(t.ID, key)
 	e.schedule()
 	e.mu.Unlock()
-	e.notify(t.ID)
+	e.follow.Notify(t.ID)
+	var errs []error
 	for _, id := range superseded {
 		if _, err := e.stopWaiting(ctx, id, fmt.Sprintf("superseded by task %d", t.ID)); err != nil && !errors.Is(err, ErrNotStoppable) {
 			e.log.Error("supersede task", "task", id, "by", t.ID, "err", err)
+			errs = append(errs, err)
 		}
 	}
-	e.log.Info("task queued", "task", t.ID, "project", t.Project, "template", t.Template, "trigger", trigger)
-	return t, nil
+	return errors.Join(errs...)
+}
+
+func (e *Engine) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
 }
 
 func lookupTemplate(cfg *config.Config, project, template string) (*config.Template, error) {
@@ -377,27 +443,15 @@ func lookupTemplate(cfg *config.Config, project, template string) (*config.Templ
 }
 
 // checkOverrides refuses a request that sets what the template does not
-// allow, and vars that are not a JSON object.
-func checkOverrides(t *config.Template, r Request) error {
-	allowed := func(o config.Override) bool { return slices.Contains(t.AllowOverrides, o) }
-	machine := r.Trigger != "" && r.Trigger != "api" && r.Trigger != "cli"
-	checks := []struct {
-		set bool
-		o   config.Override
-	}{
-		{len(r.Vars) > 0, config.OverrideVars},
-		{r.Commit != "" && !machine, config.OverrideCommit},
-		{r.Branch != "" && !machine, config.OverrideBranch},
-		{len(r.Arguments) > 0, config.OverrideArguments},
-		{r.Limit != "", config.OverrideLimit},
-		{len(r.Tags) > 0, config.OverrideTags},
-		{len(r.SkipTags) > 0, config.OverrideSkipTags},
-		{r.Workspace != "", config.OverrideWorkspace},
-		{r.DryRun, config.OverrideDryRun},
-	}
-	for _, c := range checks {
-		if c.set && !allowed(c.o) {
-			return fmt.Errorf("%w: %s not allowed by template %s", ErrBadRequest, c.o, t.Name)
+// allow, and vars that are not a JSON object. Machine triggers (push,
+// pull_request, schedule, integration) pick commit and branch themselves.
+func checkOverrides(t *config.Template, r task.Request) error {
+	for _, name := range r.Overrides.Set() {
+		if (name == task.OverrideCommit || name == task.OverrideBranch) && r.Trigger.Type.Machine() {
+			continue
+		}
+		if !t.Allows(config.Override(name)) {
+			return fmt.Errorf("%w: %s not allowed by template %s", ErrBadRequest, name, t.Name)
 		}
 	}
 	if len(r.Vars) > 0 {
@@ -455,7 +509,7 @@ func (e *Engine) stopWaiting(ctx context.Context, id uint64, msg string) (state.
 		return state.Task{}, fmt.Errorf("stop task %d: %w", id, err)
 	}
 	e.met.finished(t)
-	e.notify(id)
+	e.follow.Notify(id)
 	e.mu.Lock()
 	e.met.waiting.Set(float64(len(e.queuedAt)))
 	e.mu.Unlock()
@@ -555,88 +609,6 @@ func (e *Engine) decide(id uint64, reject bool) (*taskRun, error) {
 		r.cancel(errRejected) // whatever the runner does with a refusal, the run ends
 	}
 	return r, nil
-}
-
-// Prune applies the active retention policy once and returns how many
-// tasks it deleted.
-func (e *Engine) Prune(ctx context.Context) (int, error) {
-	cfg := e.opts.Config.Active()
-	if cfg == nil {
-		return 0, nil
-	}
-	ret := cfg.Settings.Retention
-	if ret.KeepTasks <= 0 && ret.KeepDays <= 0 {
-		return 0, nil
-	}
-	n, err := e.store.PruneTasks(ctx, state.Retention{
-		KeepTasks: ret.KeepTasks,
-		MaxAge:    time.Duration(ret.KeepDays) * 24 * time.Hour,
-	})
-	if err != nil {
-		return n, fmt.Errorf("prune tasks: %w", err)
-	}
-	return n, nil
-}
-
-// Pruned counts what one housekeeping pass deleted from the state.
-type Pruned struct {
-	Tasks      int // by the retention policy
-	Events     int // older than retention.keep_days (30 days when 0)
-	Revisions  int // beyond the newest 100 (the active and last are kept)
-	Deliveries int // webhook delivery ids older than state.DeliveryTTL
-}
-
-// Housekeep runs one housekeeping pass over the state: the task retention
-// policy (Prune), then events older than retention.keep_days (30 days
-// when it is 0), revision records beyond the newest 100 and webhook
-// delivery ids older than state.DeliveryTTL. Each step runs even when an
-// earlier one failed; the errors are joined.
-func (e *Engine) Housekeep(ctx context.Context) (Pruned, error) {
-	var (
-		p    Pruned
-		errs []error
-		err  error
-	)
-	days := defaultEventDays
-	if cfg := e.opts.Config.Active(); cfg != nil && cfg.Settings.Retention.KeepDays > 0 {
-		days = cfg.Settings.Retention.KeepDays
-	}
-	now := e.now()
-	if p.Tasks, err = e.Prune(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	// The store's errors already name the operation ("prune events: ...").
-	if p.Events, err = e.store.PruneEvents(ctx, now.Add(-time.Duration(days)*24*time.Hour)); err != nil {
-		errs = append(errs, err)
-	}
-	if p.Revisions, err = e.store.PruneRevisions(ctx, keepRevisions); err != nil {
-		errs = append(errs, err)
-	}
-	if p.Deliveries, err = e.store.PruneDeliveries(ctx, now.Add(-state.DeliveryTTL)); err != nil {
-		errs = append(errs, err)
-	}
-	return p, errors.Join(errs...)
-}
-
-func (e *Engine) pruneLoop(ctx context.Context) {
-	t := time.NewTimer(e.opts.PruneDelay)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		p, err := e.Housekeep(ctx)
-		if err != nil && ctx.Err() == nil {
-			e.log.Error("housekeeping", "err", err)
-		}
-		if p != (Pruned{}) {
-			e.log.Info("housekeeping pruned the state", "tasks", p.Tasks, "events", p.Events,
-				"revisions", p.Revisions, "deliveries", p.Deliveries)
-		}
-		t.Reset(e.opts.PruneEvery)
-	}
 }
 
 func cmpU64(a, b uint64) int {

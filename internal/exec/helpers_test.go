@@ -19,6 +19,7 @@ import (
 	"github.com/semaphored/semaphored/internal/exec/runner"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // waitFor bounds every wait of the tests.
@@ -26,14 +27,15 @@ const waitFor = 30 * time.Second
 
 // fakeConfig is an ActiveConfig tests change under a lock.
 type fakeConfig struct {
-	mu  sync.Mutex
-	cfg *config.Config
+	mu   sync.Mutex
+	cfg  *config.Config
+	root string
 }
 
-func (f *fakeConfig) Active() *config.Config {
+func (f *fakeConfig) Snapshot() config.Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.cfg
+	return config.Snapshot{Config: f.cfg, Revision: "test", Root: f.root}
 }
 
 func (f *fakeConfig) update(fn func(*config.Config)) {
@@ -194,13 +196,17 @@ func newHarness(t testing.TB, cfg *config.Config, opts ...harnessOpt) *harness {
 	git := gitcache.New(filepath.Join(dir, "git"), gitcache.Options{})
 	o := Options{
 		Store: h.store, Config: h.cfg, Secrets: &config.Resolver{},
-		Git:     git,
-		WorkDir: h.work, Registerer: h.reg,
+		Checkouts: git,
+		WorkDir:   h.work, Registerer: h.reg,
 	}
 	for _, f := range opts {
 		f(&o)
 	}
-	h.e = New(o)
+	e, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.e = e
 	h.start()
 	t.Cleanup(func() {
 		h.stop()
@@ -245,11 +251,11 @@ func (h *harness) stop() {
 
 func (h *harness) submit(project, tmpl string) state.Task {
 	h.t.Helper()
-	task, err := h.e.Submit(context.Background(), Request{Project: project, Template: tmpl, Trigger: "api"})
+	t, err := h.e.Submit(context.Background(), task.Request{Project: project, Template: tmpl, Trigger: task.Trigger{Type: "api"}})
 	if err != nil {
 		h.t.Fatalf("submit %s/%s: %v", project, tmpl, err)
 	}
-	return task
+	return t
 }
 
 // wait returns the task once its status is one of want, sleeping on the
@@ -259,7 +265,7 @@ func (h *harness) wait(id uint64, want ...state.TaskStatus) state.Task {
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	for {
-		ch, release := h.e.watch(id)
+		ch, release := h.e.follow.Watch(id)
 		task, err := h.store.Task(ctx, id)
 		if err != nil {
 			release()
@@ -311,7 +317,7 @@ func taskID(t testing.TB, r *fakeRun) uint64 {
 
 // failingStore fails AppendLog once fail is set.
 type failingStore struct {
-	*state.Store
+	Store
 	mu   sync.Mutex
 	fail error
 }
@@ -360,4 +366,23 @@ func metricValue(m prometheus.Metric) float64 {
 		return d.Gauge.GetValue()
 	}
 	return -1
+}
+
+// request is a request for a task of project/tmpl from the API.
+func (h *harness) request(project, tmpl string) task.Request {
+	return task.Request{Project: project, Template: tmpl, Trigger: task.Trigger{Type: task.TriggerAPI}}
+}
+
+// mustEngine returns New(o) or fails the test. A missing Config is an
+// empty one.
+func mustEngine(t testing.TB, o Options) *Engine {
+	t.Helper()
+	if o.Config == nil {
+		o.Config = &fakeConfig{}
+	}
+	e, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

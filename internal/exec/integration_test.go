@@ -13,6 +13,7 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec/runner"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
 
@@ -129,7 +130,7 @@ func TestRealBashThousandsOfTasks(t *testing.T) {
 		func(s *config.Settings) { s.MaxParallelTasks = 8 })
 	ids := make([]uint64, n)
 	for i := range n {
-		task, err := h.e.Submit(context.Background(), Request{Project: "p", Template: "a", Arguments: []string{fmt.Sprint(i)}})
+		task, err := h.e.Submit(context.Background(), task.Request{Project: "p", Template: "a", Overrides: task.Overrides{Arguments: []string{fmt.Sprint(i)}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,9 +210,8 @@ func TestLogWriteFailureFailsTask(t *testing.T) {
 	dir := scriptDir(t, "echo one\necho two\n")
 	cfg := testConfig(dir, &config.Template{Name: "a"})
 	f := newFakeRunner()
-	h := newHarness(t, cfg, withRun(f.run))
-	fs := &failingStore{Store: h.store}
-	h.e.store = fs // before any task: only the test goroutine has touched it
+	fs := &failingStore{}
+	h := newHarness(t, cfg, withRun(f.run), func(o *Options) { fs.Store, o.Store = o.Store, fs })
 	task := h.submit("p", "a")
 	r := f.next(t)
 	if err := r.sink.WriteLine(time.Now(), "stored"); err != nil {
@@ -289,36 +289,8 @@ func TestFollowLog(t *testing.T) {
 	if len(old) != 3 || old[0] != "live 0" {
 		t.Errorf("follow from line 2 of an ended task: got %q, want the 3 live lines", old)
 	}
-	if h.e.wmu.TryLock() {
-		n := len(h.e.waiters)
-		h.e.wmu.Unlock()
-		if n != 0 {
-			t.Errorf("got %d follower entries left, want 0", n)
-		}
-	}
-}
-
-func TestRetention(t *testing.T) {
-	cfg := testConfig(t.TempDir(), &config.Template{Name: "a", Concurrency: 1})
-	cfg.Settings.Retention = config.Retention{KeepTasks: 2}
-	f := newFakeRunner()
-	h := newHarness(t, cfg, withRun(f.run))
-	var ids []uint64
-	for range 5 {
-		task := h.submit("p", "a")
-		f.next(t).end(runner.Success)
-		h.wait(task.ID, state.StatusSuccess)
-		ids = append(ids, task.ID)
-	}
-	n, err := h.e.Prune(context.Background())
-	if err != nil || n != 3 {
-		t.Fatalf("Prune: got %d, %v, want 3", n, err)
-	}
-	for i, id := range ids {
-		_, err := h.store.Task(context.Background(), id)
-		if kept := err == nil; kept != (i >= 3) {
-			t.Errorf("task %d: kept %v, want %v", id, kept, i >= 3)
-		}
+	if n := h.e.follow.(*Hub).followed(); n != 0 {
+		t.Errorf("got %d follower entries left, want 0", n)
 	}
 }
 
@@ -336,7 +308,7 @@ func TestShutdownStopsRunningTasks(t *testing.T) {
 	if got.Status != state.StatusStopped || got.Message != "daemon shutting down" {
 		t.Errorf("got %s %q, want stopped \"daemon shutting down\"", got.Status, got.Message)
 	}
-	if _, err := h.e.Submit(context.Background(), Request{Project: "p", Template: "a"}); err == nil {
+	if _, err := h.e.Submit(context.Background(), h.request("p", "a")); err == nil {
 		t.Error("Submit after shutdown: got no error")
 	}
 }

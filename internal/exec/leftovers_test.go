@@ -40,7 +40,7 @@ func TestCleanLeftovers(t *testing.T) {
 	}
 	defer func() { other.Process.Kill(); other.Wait() }()
 
-	e := New(Options{WorkDir: work})
+	e := mustEngine(t, Options{WorkDir: work, Store: openStore(t, filepath.Join(t.TempDir(), "state.db"))})
 	e.cleanLeftovers()
 
 	select {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // BenchmarkLogWriter measures lines/s through a task's logWriter into a
@@ -21,7 +22,7 @@ func BenchmarkLogWriter(b *testing.B) {
 			b.Errorf("close state: %v", err)
 		}
 	})
-	e := New(Options{Store: st})
+	e := mustEngine(b, Options{Store: st, Config: &fakeConfig{}})
 	ctx := context.Background()
 	text := make([]string, lines)
 	for i := range text {
@@ -30,7 +31,7 @@ func BenchmarkLogWriter(b *testing.B) {
 	var total time.Duration
 	b.ResetTimer()
 	for b.Loop() {
-		task, err := st.CreateTask(ctx, state.Task{Project: "p", Template: "t", Status: state.StatusRunning})
+		task, err := st.CreateTask(ctx, state.Task{Request: task.Request{Project: "p", Template: "t"}, Status: state.StatusRunning})
 		if err != nil {
 			b.Fatal(err)
 		}

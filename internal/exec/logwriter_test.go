@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // gatedStore records the size of each AppendLog batch and, while gate is
@@ -54,9 +55,8 @@ func newGatedWriter(t *testing.T, gated bool) (*logWriter, *gatedStore, uint64) 
 	if gated {
 		gs.gate = make(chan struct{})
 	}
-	e := New(Options{Store: st})
-	e.store = gs
-	task, err := st.CreateTask(context.Background(), state.Task{Project: "p", Template: "t", Status: state.StatusRunning})
+	e := mustEngine(t, Options{Store: gs})
+	task, err := st.CreateTask(context.Background(), state.Task{Request: task.Request{Project: "p", Template: "t"}, Status: state.StatusRunning})
 	if err != nil {
 		t.Fatal(err)
 	}

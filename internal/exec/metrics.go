@@ -1,10 +1,6 @@
 package exec
 
 import (
-	"errors"
-	"log/slog"
-	"slices"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/semaphored/semaphored/internal/state"
@@ -22,7 +18,7 @@ type metrics struct {
 	logWriteErrors prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "semaphored_tasks_total",
@@ -57,18 +53,13 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 	}
 	for _, c := range []prometheus.Collector{m.tasks, m.running, m.waiting, m.duration, m.queue, m.logLines, m.logWriteErrors} {
 		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				log.Error("register metric", "err", err)
-			}
+			return nil, err
 		}
 	}
-	return m
+	return m, nil
 }
 
 // finished counts a task that reached a terminal status.
 func (m *metrics) finished(t state.Task) {
 	m.tasks.WithLabelValues(t.Project, t.Template, string(t.Status)).Inc()
 }
-
-func sortStrings(s []string) { slices.Sort(s) }

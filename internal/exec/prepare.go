@@ -24,7 +24,7 @@ import (
 // secrets resolves the references of one run and remembers every clear
 // value for masking.
 type secrets struct {
-	r      *config.Resolver
+	r      SecretResolver
 	values []string
 }
 
@@ -32,11 +32,7 @@ func (s *secrets) resolve(what string, ref *config.Secret) (string, error) {
 	if ref == nil {
 		return "", nil
 	}
-	r := s.r
-	if r == nil {
-		r = &config.Resolver{}
-	}
-	v, err := r.Resolve(*ref)
+	v, err := s.r.Resolve(*ref)
 	if err != nil {
 		return "", fmt.Errorf("resolve %s: %w", what, err)
 	}
@@ -60,45 +56,88 @@ func (s *secrets) add(v string) {
 	}
 }
 
-// prepare turns the task and the active config into a runner.Spec: it
-// checks the repositories out into taskDir (0700) and resolves every
-// secret. It returns the commit checked out. Errors name what failed,
-// never a secret value.
+// taskDirs are the directories of one run, all 0700 under the task's
+// own directory: the checkout and the runner's private files.
+type taskDirs struct{ root, repo, private string }
+
+// prepare turns the task and one snapshot of the active config into a
+// runner.Spec: it checks the repositories out into taskDir and resolves
+// every secret. It returns the commit checked out. Errors name what
+// failed, never a secret value. Reading one snapshot means the config and
+// the root that relative repository paths resolve against are of the
+// same revision.
 func (e *Engine) prepare(ctx context.Context, t state.Task, lw *logWriter, taskDir string) (runner.Spec, string, error) {
-	var spec runner.Spec
-	cfg := e.opts.Config.Active()
-	if cfg == nil || cfg.Projects[t.Project] == nil || cfg.Projects[t.Project].Templates[t.Template] == nil {
-		return spec, "", fmt.Errorf("template %s/%s is no longer declared", t.Project, t.Template)
+	snap := e.opts.Config.Snapshot()
+	p, tmpl, repo, err := declared(snap.Config, t)
+	if err != nil {
+		return runner.Spec{}, "", err
 	}
-	p := cfg.Projects[t.Project]
-	tmpl := p.Templates[t.Template]
-	sec := &secrets{r: e.opts.Secrets}
-
-	repoDir := filepath.Join(taskDir, "repo")
-	privDir := filepath.Join(taskDir, "private")
-	for _, d := range []string{taskDir, repoDir, privDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return spec, "", fmt.Errorf("create task directory: %w", err)
-		}
+	dirs, err := makeTaskDirs(taskDir)
+	if err != nil {
+		return runner.Spec{}, "", err
 	}
-
-	repo := p.Repositories[tmpl.Repository]
-	if repo == nil {
-		return spec, "", fmt.Errorf("repository %s of template %s is not declared", tmpl.Repository, tmpl.Name)
-	}
+	sec := &secrets{r: e.secrets}
 	branch := t.Branch
 	if branch == "" {
 		branch = repo.Branch
 	}
-	commit, err := e.checkout(ctx, p, repo, t.Commit, branch, repoDir, sec, lw)
+	commit, err := e.checkout(ctx, snap.Root, p, repo, t.Commit, branch, dirs.repo, sec, lw)
 	if err != nil {
-		return spec, "", err
+		return runner.Spec{}, "", err
 	}
+	spec := e.baseSpec(snap.Config, tmpl, t, dirs)
+	if err := applyEnvironment(&spec, p, tmpl, sec); err != nil {
+		return spec, commit, err
+	}
+	maps.Copy(spec.Vars, t.Vars) // task vars win
+	switch tmpl.App {
+	case config.AppAnsible:
+		if err := e.prepareAnsible(ctx, snap.Root, p, tmpl, t, &spec, sec, lw); err != nil {
+			return spec, commit, err
+		}
+	case config.AppTerraform, config.AppTofu:
+		if err := e.prepareTerraform(tmpl, t, &spec); err != nil {
+			return spec, commit, err
+		}
+	}
+	spec.Secrets = sec.values
+	return spec, commit, nil
+}
 
-	spec = runner.Spec{
+// declared finds the task's project, template and repository in cfg.
+func declared(cfg *config.Config, t state.Task) (*config.Project, *config.Template, *config.Repository, error) {
+	if cfg == nil {
+		return nil, nil, nil, fmt.Errorf("template %s/%s is no longer declared", t.Project, t.Template)
+	}
+	p, tmpl, ok := cfg.Template(t.Project, t.Template)
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("template %s/%s is no longer declared", t.Project, t.Template)
+	}
+	repo := p.RepositoryOf(tmpl)
+	if repo == nil {
+		return nil, nil, nil, fmt.Errorf("repository %s of template %s is not declared", tmpl.Repository, tmpl.Name)
+	}
+	return p, tmpl, repo, nil
+}
+
+// makeTaskDirs creates the directories of one run.
+func makeTaskDirs(taskDir string) (taskDirs, error) {
+	d := taskDirs{root: taskDir, repo: filepath.Join(taskDir, "repo"), private: filepath.Join(taskDir, "private")}
+	for _, dir := range []string{d.root, d.repo, d.private} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return d, fmt.Errorf("create task directory: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// baseSpec is the part of the spec that needs no secret and no checkout:
+// the app, its entry point, arguments, limits and directories.
+func (e *Engine) baseSpec(cfg *config.Config, tmpl *config.Template, t state.Task, dirs taskDirs) runner.Spec {
+	spec := runner.Spec{
 		App:        tmpl.App,
-		RepoDir:    repoDir,
-		PrivateDir: privDir,
+		RepoDir:    dirs.repo,
+		PrivateDir: dirs.private,
 		CacheDir:   filepath.Join(e.opts.WorkDir, "cache"),
 		Arguments:  append(slices.Clone(tmpl.Arguments), t.Arguments...),
 		Vars:       map[string]any{},
@@ -124,59 +163,61 @@ func (e *Engine) prepare(ctx context.Context, t state.Task, lw *logWriter, taskD
 	default:
 		spec.Entry = tmpl.Script
 	}
+	return spec
+}
 
-	if tmpl.Environment != "" {
-		env := p.Environments[tmpl.Environment]
-		if env == nil {
-			return spec, commit, fmt.Errorf("environment %s of template %s is not declared", tmpl.Environment, tmpl.Name)
-		}
-		maps.Copy(spec.Vars, env.Vars)
-		maps.Copy(spec.Env, env.Env)
-		for _, name := range sortedKeys(env.Secrets.Env) {
-			ref := env.Secrets.Env[name]
-			v, err := sec.resolve(fmt.Sprintf("secret env %s of environment %s", name, env.Name), &ref)
-			if err != nil {
-				return spec, commit, err
-			}
-			spec.Env[name] = v
-		}
-		for _, name := range sortedKeys(env.Secrets.Vars) {
-			ref := env.Secrets.Vars[name]
-			v, err := sec.resolve(fmt.Sprintf("secret var %s of environment %s", name, env.Name), &ref)
-			if err != nil {
-				return spec, commit, err
-			}
-			spec.Vars[name] = v
-		}
+// applyEnvironment adds the template's environment: its vars and env,
+// and its secret env and vars, resolved.
+func applyEnvironment(spec *runner.Spec, p *config.Project, tmpl *config.Template, sec *secrets) error {
+	if tmpl.Environment == "" {
+		return nil
 	}
-	maps.Copy(spec.Vars, t.Vars) // task vars win
+	env := p.EnvironmentOf(tmpl)
+	if env == nil {
+		return fmt.Errorf("environment %s of template %s is not declared", tmpl.Environment, tmpl.Name)
+	}
+	maps.Copy(spec.Vars, env.Vars)
+	maps.Copy(spec.Env, env.Env)
+	for _, name := range slices.Sorted(maps.Keys(env.Secrets.Env)) {
+		ref := env.Secrets.Env[name]
+		v, err := sec.resolve(fmt.Sprintf("secret env %s of environment %s", name, env.Name), &ref)
+		if err != nil {
+			return err
+		}
+		spec.Env[name] = v
+	}
+	for _, name := range slices.Sorted(maps.Keys(env.Secrets.Vars)) {
+		ref := env.Secrets.Vars[name]
+		v, err := sec.resolve(fmt.Sprintf("secret var %s of environment %s", name, env.Name), &ref)
+		if err != nil {
+			return err
+		}
+		spec.Vars[name] = v
+	}
+	return nil
+}
 
-	switch tmpl.App {
-	case config.AppAnsible:
-		if err := e.prepareAnsible(ctx, p, tmpl, t, &spec, sec, lw, repo); err != nil {
-			return spec, commit, err
-		}
-	case config.AppTerraform, config.AppTofu:
-		o := tmpl.Terraform
-		if o == nil {
-			o = &config.TerraformOptions{}
-		}
-		spec.Terraform = runner.TerraformSpec{
-			Workspace:       o.Workspace,
-			VarFiles:        slices.Clone(o.VarFiles),
-			PlanOnly:        o.PlanOnly || t.DryRun,
-			RequireApproval: o.RequireApproval,
-		}
-		if t.Workspace != "" {
-			spec.Terraform.Workspace = t.Workspace
-		}
-		spec.Terraform.StateDir = e.tfStateDir(t)
-		if err := os.MkdirAll(e.tfStateDir(t), 0o700); err != nil {
-			return spec, commit, fmt.Errorf("create terraform state directory: %w", err)
-		}
+// prepareTerraform sets the terraform/tofu options, with the task's
+// workspace and dry run, and creates the template's state directory.
+func (e *Engine) prepareTerraform(tmpl *config.Template, t state.Task, spec *runner.Spec) error {
+	o := tmpl.Terraform
+	if o == nil {
+		o = &config.TerraformOptions{}
 	}
-	spec.Secrets = sec.values
-	return spec, commit, nil
+	spec.Terraform = runner.TerraformSpec{
+		Workspace:       o.Workspace,
+		VarFiles:        slices.Clone(o.VarFiles),
+		PlanOnly:        o.PlanOnly || t.DryRun,
+		RequireApproval: o.RequireApproval,
+		StateDir:        e.tfStateDir(t),
+	}
+	if t.Workspace != "" {
+		spec.Terraform.Workspace = t.Workspace
+	}
+	if err := os.MkdirAll(spec.Terraform.StateDir, 0o700); err != nil {
+		return fmt.Errorf("create terraform state directory: %w", err)
+	}
+	return nil
 }
 
 // tfStateDir is where a template's terraform/tofu state lives between runs.
@@ -184,7 +225,41 @@ func (e *Engine) tfStateDir(t state.Task) string {
 	return filepath.Join(e.opts.WorkDir, "tfstate", t.Project, t.Template)
 }
 
-func (e *Engine) prepareAnsible(ctx context.Context, p *config.Project, tmpl *config.Template, t state.Task, spec *runner.Spec, sec *secrets, lw *logWriter, tmplRepo *config.Repository) error {
+// prepareAnsible sets the ansible options: the template's with the
+// task's overrides, the vault password and the inventory with its keys.
+func (e *Engine) prepareAnsible(ctx context.Context, root string, p *config.Project, tmpl *config.Template, t state.Task, spec *runner.Spec, sec *secrets, lw *logWriter) error {
+	a := ansibleOptions(tmpl, t)
+	v, err := sec.resolve("vault_password of template "+tmpl.Name, a.vaultPassword)
+	if err != nil {
+		return err
+	}
+	spec.Ansible = a.spec
+	spec.Ansible.VaultPassword = v
+	inv := p.InventoryOf(tmpl)
+	if tmpl.Inventory == "" {
+		return nil
+	}
+	if inv == nil {
+		return fmt.Errorf("inventory %s of template %s is not declared", tmpl.Inventory, tmpl.Name)
+	}
+	if err := e.inventory(ctx, root, p, tmpl, inv, spec, sec, lw); err != nil {
+		return err
+	}
+	if err := sshKey(p, inv, &spec.Ansible, sec); err != nil {
+		return err
+	}
+	return becomeKey(p, inv, &spec.Ansible, sec)
+}
+
+// ansibleSettings are the ansible options before secrets are resolved.
+type ansibleSettings struct {
+	spec          runner.AnsibleSpec
+	vaultPassword *config.Secret
+}
+
+// ansibleOptions merges the template's ansible options with the task's
+// overrides (limit, tags, skip tags, dry run).
+func ansibleOptions(tmpl *config.Template, t state.Task) ansibleSettings {
 	o := tmpl.Ansible
 	if o == nil {
 		o = &config.AnsibleOptions{}
@@ -206,90 +281,94 @@ func (e *Engine) prepareAnsible(ctx context.Context, p *config.Project, tmpl *co
 	if len(t.SkipTags) > 0 {
 		a.SkipTags = slices.Clone(t.SkipTags)
 	}
-	v, err := sec.resolve("vault_password of template "+tmpl.Name, o.VaultPassword)
+	return ansibleSettings{spec: a, vaultPassword: o.VaultPassword}
+}
+
+// inventory sets the inventory text or path. A file inventory of another
+// repository is checked out whole into PrivateDir, so group_vars/ and
+// host_vars/ next to the file apply.
+func (e *Engine) inventory(ctx context.Context, root string, p *config.Project, tmpl *config.Template, inv *config.Inventory, spec *runner.Spec, sec *secrets, lw *logWriter) error {
+	a := &spec.Ansible
+	switch inv.Type {
+	case config.InventoryStatic:
+		a.InventoryText = inv.Static
+	case config.InventoryStaticYAML:
+		a.InventoryText, a.InventoryYAML = inv.Static, true
+	case config.InventoryFile:
+		if inv.Repository == "" || inv.Repository == tmpl.Repository {
+			a.InventoryPath = inv.Path
+			return nil
+		}
+		r := p.Repositories[inv.Repository]
+		if r == nil {
+			return fmt.Errorf("repository %s of inventory %s is not declared", inv.Repository, inv.Name)
+		}
+		if !filepath.IsLocal(inv.Path) {
+			return fmt.Errorf("inventory %s: path %q is not inside repository %s", inv.Name, inv.Path, r.Name)
+		}
+		dir := filepath.Join(spec.PrivateDir, "inventory-repo")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return fmt.Errorf("create inventory checkout directory: %w", err)
+		}
+		if _, err := e.checkout(ctx, root, p, r, "", r.Branch, dir, sec, lw); err != nil {
+			return fmt.Errorf("inventory %s: %w", inv.Name, err)
+		}
+		abs, err := filepath.Abs(filepath.Join(dir, inv.Path))
+		if err != nil {
+			return fmt.Errorf("inventory %s: %w", inv.Name, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return fmt.Errorf("inventory %s: %s of repository %s: %w", inv.Name, inv.Path, r.Name, errors.Unwrap(err))
+		}
+		a.InventoryPath = abs
+	}
+	return nil
+}
+
+// sshKey resolves the inventory's ssh key, decrypted, for ansible.
+func sshKey(p *config.Project, inv *config.Inventory, a *runner.AnsibleSpec, sec *secrets) error {
+	if inv.SSHKey == "" {
+		return nil
+	}
+	k := p.Keys[inv.SSHKey]
+	if k == nil {
+		return fmt.Errorf("ssh_key %s of inventory %s is not declared", inv.SSHKey, inv.Name)
+	}
+	pemKey, err := sec.resolve("private_key of key "+k.Name, k.PrivateKey)
 	if err != nil {
 		return err
 	}
-	a.VaultPassword = v
-
-	if tmpl.Inventory != "" {
-		inv := p.Inventories[tmpl.Inventory]
-		if inv == nil {
-			return fmt.Errorf("inventory %s of template %s is not declared", tmpl.Inventory, tmpl.Name)
-		}
-		switch inv.Type {
-		case config.InventoryStatic:
-			a.InventoryText = inv.Static
-		case config.InventoryStaticYAML:
-			a.InventoryText, a.InventoryYAML = inv.Static, true
-		case config.InventoryFile:
-			if inv.Repository == "" || inv.Repository == tmplRepo.Name {
-				a.InventoryPath = inv.Path
-				break
-			}
-			r := p.Repositories[inv.Repository]
-			if r == nil {
-				return fmt.Errorf("repository %s of inventory %s is not declared", inv.Repository, inv.Name)
-			}
-			dir := filepath.Join(spec.PrivateDir, "inventory-repo")
-			if err := os.Mkdir(dir, 0o700); err != nil {
-				return fmt.Errorf("create inventory checkout directory: %w", err)
-			}
-			if _, err := e.checkout(ctx, p, r, "", r.Branch, dir, sec, lw); err != nil {
-				return fmt.Errorf("inventory %s: %w", inv.Name, err)
-			}
-			// The whole checkout stays in PrivateDir: the runner takes an
-			// absolute inventory path there, so group_vars/ and host_vars/
-			// next to the file apply.
-			if !filepath.IsLocal(inv.Path) {
-				return fmt.Errorf("inventory %s: path %q is not inside repository %s", inv.Name, inv.Path, r.Name)
-			}
-			abs, err := filepath.Abs(filepath.Join(dir, inv.Path))
-			if err != nil {
-				return fmt.Errorf("inventory %s: %w", inv.Name, err)
-			}
-			if _, err := os.Stat(abs); err != nil {
-				return fmt.Errorf("inventory %s: %s of repository %s: %w", inv.Name, inv.Path, r.Name, errors.Unwrap(err))
-			}
-			a.InventoryPath = abs
-		}
-		if inv.SSHKey != "" {
-			k := p.Keys[inv.SSHKey]
-			if k == nil {
-				return fmt.Errorf("ssh_key %s of inventory %s is not declared", inv.SSHKey, inv.Name)
-			}
-			pemKey, err := sec.resolve("private_key of key "+k.Name, k.PrivateKey)
-			if err != nil {
-				return err
-			}
-			pass, err := sec.resolve("passphrase of key "+k.Name, k.Passphrase)
-			if err != nil {
-				return err
-			}
-			clear, err := decryptKey([]byte(pemKey), pass)
-			if err != nil {
-				return fmt.Errorf("key %s: %w", k.Name, err)
-			}
-			sec.add(string(clear))
-			a.SSHKey = clear
-			a.SSHUser = k.User
-			if a.SSHUser == "" {
-				a.SSHUser = k.Login
-			}
-		}
-		if inv.BecomeKey != "" {
-			k := p.Keys[inv.BecomeKey]
-			if k == nil {
-				return fmt.Errorf("become_key %s of inventory %s is not declared", inv.BecomeKey, inv.Name)
-			}
-			pw, err := sec.resolve("password of key "+k.Name, k.Password)
-			if err != nil {
-				return err
-			}
-			a.BecomePassword = pw
-		}
+	pass, err := sec.resolve("passphrase of key "+k.Name, k.Passphrase)
+	if err != nil {
+		return err
 	}
-	spec.Ansible = a
+	clear, err := decryptKey([]byte(pemKey), pass)
+	if err != nil {
+		return fmt.Errorf("key %s: %w", k.Name, err)
+	}
+	sec.add(string(clear))
+	a.SSHKey = clear
+	a.SSHUser = k.User
+	if a.SSHUser == "" {
+		a.SSHUser = k.Login
+	}
+	return nil
+}
+
+// becomeKey resolves the inventory's become password.
+func becomeKey(p *config.Project, inv *config.Inventory, a *runner.AnsibleSpec, sec *secrets) error {
+	if inv.BecomeKey == "" {
+		return nil
+	}
+	k := p.Keys[inv.BecomeKey]
+	if k == nil {
+		return fmt.Errorf("become_key %s of inventory %s is not declared", inv.BecomeKey, inv.Name)
+	}
+	pw, err := sec.resolve("password of key "+k.Name, k.Password)
+	if err != nil {
+		return err
+	}
+	a.BecomePassword = pw
 	return nil
 }
 
@@ -353,32 +432,17 @@ func gitAuth(p *config.Project, repo *config.Repository, sec *secrets) (gitcache
 	return auth, nil
 }
 
-// isLocal reports whether a repository URL is a local path (absolute or
-// relative), not a URL or an scp-like address.
-func isLocal(url string) bool {
-	if strings.Contains(url, "://") {
-		return false
-	}
-	if filepath.IsAbs(url) {
-		return true
-	}
-	if i := strings.Index(url, ":"); i >= 0 && !strings.Contains(url[:i], "/") {
-		return false // user@host:path or host:path
-	}
-	return true
-}
-
 // checkout writes the repository at sha (or the head of branch) into dst
-// and returns the commit. A local path that is a plain directory (not a
-// git repository) is copied as it is by the git cache, with no commit.
-// The git cache's errors already name the operation and the redacted URL
-// ("checkout URL: ..."), so they are returned as they are.
-func (e *Engine) checkout(ctx context.Context, p *config.Project, repo *config.Repository, sha, branch, dst string, sec *secrets, lw *logWriter) (string, error) {
+// and returns the commit. A relative local path resolves against root,
+// the root of the config revision the task runs with. A local path that
+// is a plain directory (not a git repository) is copied as it is, with no
+// commit. The checkout source's errors already name the operation and the
+// redacted URL ("checkout URL: ..."), so they are returned as they are.
+func (e *Engine) checkout(ctx context.Context, root string, p *config.Project, repo *config.Repository, sha, branch, dst string, sec *secrets, lw *logWriter) (string, error) {
 	url := repo.URL
-	if isLocal(url) && !filepath.IsAbs(url) {
-		root := "."
-		if e.opts.ConfigRoot != nil {
-			root = e.opts.ConfigRoot()
+	if config.ClassifyURL(url) == config.URLLocal && !filepath.IsAbs(url) {
+		if root == "" {
+			root = "."
 		}
 		url = filepath.Join(root, url)
 	}
@@ -386,10 +450,10 @@ func (e *Engine) checkout(ctx context.Context, p *config.Project, repo *config.R
 	if err != nil {
 		return "", fmt.Errorf("repository %s: %w", repo.Name, err)
 	}
-	if e.opts.Git == nil {
+	if e.opts.Checkouts == nil {
 		return "", fmt.Errorf("checkout %s: no git cache configured", gitcache.Redact(url))
 	}
-	c, err := e.opts.Git.Checkout(ctx, url, auth, sha, branch, dst)
+	c, err := e.opts.Checkouts.Checkout(ctx, url, auth, sha, branch, dst)
 	if err != nil {
 		return "", err
 	}
@@ -406,13 +470,4 @@ func shortSHA(s string) string {
 		return s[:7]
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sortStrings(keys)
-	return keys
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec/runner"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 func encryptedKey(t *testing.T, pass string) string {
@@ -67,7 +68,7 @@ func TestPrepareSpec(t *testing.T) {
 	ctx := t.Context()
 
 	t.Run("ansible", func(t *testing.T) {
-		task, err := h.e.Submit(ctx, Request{Project: "p", Template: "play", Vars: map[string]any{"b": "task"}, Limit: "web1", Arguments: []string{"--diff"}})
+		task, err := h.e.Submit(ctx, task.Request{Project: "p", Template: "play", Overrides: task.Overrides{Vars: map[string]any{"b": "task"}, Limit: "web1", Arguments: []string{"--diff"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +111,7 @@ func TestPrepareSpec(t *testing.T) {
 		}
 	})
 	t.Run("tofu", func(t *testing.T) {
-		task, err := h.e.Submit(ctx, Request{Project: "p", Template: "infra", Workspace: "staging", DryRun: true})
+		task, err := h.e.Submit(ctx, task.Request{Project: "p", Template: "infra", Overrides: task.Overrides{Workspace: "staging", DryRun: true}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
 
@@ -49,14 +50,18 @@ func crashHelper() int {
 		return 1
 	}
 	base := filepath.Dir(os.Getenv(envState))
-	e := New(Options{Store: st, Config: &fakeConfig{cfg: crashConfig(os.Getenv(envRepo))}, WorkDir: filepath.Join(base, "work"),
-		Git: gitcache.New(filepath.Join(base, "git"), gitcache.Options{})})
+	e, err := New(Options{Store: st, Config: &fakeConfig{cfg: crashConfig(os.Getenv(envRepo))}, WorkDir: filepath.Join(base, "work"),
+		Checkouts: gitcache.New(filepath.Join(base, "git"), gitcache.Options{})})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "new engine:", err)
+		return 1
+	}
 	ctx := context.Background()
 	go func() {
-		if _, err := e.Submit(ctx, Request{Project: "p", Template: "long"}); err != nil {
+		if _, err := e.Submit(ctx, task.Request{Project: "p", Template: "long"}); err != nil {
 			fmt.Fprintln(os.Stderr, "submit:", err)
 		}
-		if _, err := e.Submit(ctx, Request{Project: "p", Template: "quick"}); err != nil {
+		if _, err := e.Submit(ctx, task.Request{Project: "p", Template: "quick"}); err != nil {
 			fmt.Fprintln(os.Stderr, "submit:", err)
 		}
 	}()
@@ -122,7 +127,7 @@ func TestCrashRecovery(t *testing.T) {
 	defer st.Close()
 	git := gitcache.New(filepath.Join(dir, "git"), gitcache.Options{})
 	defer git.Close()
-	e := New(Options{Store: st, Config: &fakeConfig{cfg: crashConfig(repo)}, WorkDir: filepath.Join(dir, "work"), Git: git})
+	e := mustEngine(t, Options{Store: st, Config: &fakeConfig{cfg: crashConfig(repo)}, WorkDir: filepath.Join(dir, "work"), Checkouts: git})
 	h := &harness{t: t, e: e, store: st}
 	h.start()
 	defer h.stop()

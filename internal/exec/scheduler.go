@@ -56,7 +56,7 @@ type limits struct {
 }
 
 func (e *Engine) limits() limits {
-	l := limits{cfg: e.opts.Config.Active(), global: defaultMaxParallel}
+	l := limits{cfg: e.opts.Config.Snapshot().Config, global: defaultMaxParallel}
 	if l.cfg != nil && l.cfg.Settings.MaxParallelTasks > 0 {
 		l.global = l.cfg.Settings.MaxParallelTasks
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec/runner"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // startedIDs receives n runs and returns their task IDs in start order.
@@ -323,25 +324,24 @@ func TestSubmitValidation(t *testing.T) {
 	h := newHarness(t, cfg, withRun(f.run))
 	tests := []struct {
 		name    string
-		req     Request
+		req     task.Request
 		wantErr error
 		msg     string
 	}{
-		{"unknown project", Request{Project: "x", Template: "strict"}, ErrUnknownTemplate, ""},
-		{"unknown template", Request{Project: "p", Template: "x"}, ErrUnknownTemplate, ""},
-		{"vars", Request{Project: "p", Template: "strict", Vars: map[string]any{"a": 1}}, ErrBadRequest, "vars not allowed by template strict"},
-		{"commit from api", Request{Project: "p", Template: "strict", Trigger: "api", Commit: "abc"}, ErrBadRequest, "commit not allowed by template strict"},
-		{"branch from cli", Request{Project: "p", Template: "strict", Trigger: "cli", Branch: "dev"}, ErrBadRequest, "branch not allowed"},
-		{"commit from push", Request{Project: "p", Template: "strict", Trigger: "push", Commit: "abc", Branch: "main"}, nil, ""},
-		{"arguments", Request{Project: "p", Template: "strict", Arguments: []string{"-v"}}, ErrBadRequest, "arguments not allowed"},
-		{"limit", Request{Project: "p", Template: "strict", Limit: "web"}, ErrBadRequest, "limit not allowed"},
-		{"tags", Request{Project: "p", Template: "strict", Tags: []string{"x"}}, ErrBadRequest, "tags not allowed"},
-		{"skip tags", Request{Project: "p", Template: "strict", SkipTags: []string{"x"}}, ErrBadRequest, "skip_tags not allowed"},
-		{"workspace", Request{Project: "p", Template: "strict", Workspace: "w"}, ErrBadRequest, "workspace not allowed"},
-		{"dry run", Request{Project: "p", Template: "strict", DryRun: true}, ErrBadRequest, "dry_run not allowed"},
-		{"vars not JSON", Request{Project: "p", Template: "open", Vars: map[string]any{"f": func() {}}}, ErrBadRequest, "not a JSON object"},
-		{"all allowed", Request{Project: "p", Template: "open", Trigger: "api", Commit: "abc", Branch: "dev", Vars: map[string]any{"a": map[string]any{"b": 1}},
-			Arguments: []string{"-v"}, Limit: "web", Tags: []string{"t"}, SkipTags: []string{"s"}, Workspace: "w", DryRun: true}, nil, ""},
+		{"unknown project", task.Request{Project: "x", Template: "strict"}, ErrUnknownTemplate, ""},
+		{"unknown template", task.Request{Project: "p", Template: "x"}, ErrUnknownTemplate, ""},
+		{"vars", task.Request{Project: "p", Template: "strict", Overrides: task.Overrides{Vars: map[string]any{"a": 1}}}, ErrBadRequest, "vars not allowed by template strict"},
+		{"commit from api", task.Request{Project: "p", Template: "strict", Trigger: task.Trigger{Type: "api"}, Overrides: task.Overrides{Commit: "abc"}}, ErrBadRequest, "commit not allowed by template strict"},
+		{"branch from cli", task.Request{Project: "p", Template: "strict", Trigger: task.Trigger{Type: "cli"}, Overrides: task.Overrides{Branch: "dev"}}, ErrBadRequest, "branch not allowed"},
+		{"commit from push", task.Request{Project: "p", Template: "strict", Trigger: task.Trigger{Type: "push"}, Overrides: task.Overrides{Commit: "abc", Branch: "main"}}, nil, ""},
+		{"arguments", task.Request{Project: "p", Template: "strict", Overrides: task.Overrides{Arguments: []string{"-v"}}}, ErrBadRequest, "arguments not allowed"},
+		{"limit", task.Request{Project: "p", Template: "strict", Overrides: task.Overrides{Limit: "web"}}, ErrBadRequest, "limit not allowed"},
+		{"tags", task.Request{Project: "p", Template: "strict", Overrides: task.Overrides{Tags: []string{"x"}}}, ErrBadRequest, "tags not allowed"},
+		{"skip tags", task.Request{Project: "p", Template: "strict", Overrides: task.Overrides{SkipTags: []string{"x"}}}, ErrBadRequest, "skip_tags not allowed"},
+		{"workspace", task.Request{Project: "p", Template: "strict", Overrides: task.Overrides{Workspace: "w"}}, ErrBadRequest, "workspace not allowed"},
+		{"dry run", task.Request{Project: "p", Template: "strict", Overrides: task.Overrides{DryRun: true}}, ErrBadRequest, "dry_run not allowed"},
+		{"vars not JSON", task.Request{Project: "p", Template: "open", Overrides: task.Overrides{Vars: map[string]any{"f": func() {}}}}, ErrBadRequest, "not a JSON object"},
+		{"all allowed", task.Request{Project: "p", Template: "open", Trigger: task.Trigger{Type: "api"}, Overrides: task.Overrides{Commit: "abc", Branch: "dev", Vars: map[string]any{"a": map[string]any{"b": 1}}, Arguments: []string{"-v"}, Limit: "web", Tags: []string{"t"}, SkipTags: []string{"s"}, Workspace: "w", DryRun: true}}, nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/semaphored/semaphored/internal/exec/runner"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // Before Run has recovered, the waiting tasks a previous process left are
@@ -34,7 +35,7 @@ func TestStopWaitingBeforeRecovery(t *testing.T) {
 			ctx := context.Background()
 			var ids []uint64
 			for _, k := range tasks {
-				task, err := st.CreateTask(ctx, state.Task{Project: k.project, Template: k.template, Status: state.StatusWaiting, Trigger: "api", ExitCode: -1})
+				task, err := st.CreateTask(ctx, state.Task{Request: task.Request{Project: k.project, Template: k.template, Trigger: task.Trigger{Type: "api"}}, Status: state.StatusWaiting, ExitCode: -1})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -43,7 +44,7 @@ func TestStopWaitingBeforeRecovery(t *testing.T) {
 			f := newFakeRunner()
 			git := gitcache.New(filepath.Join(t.TempDir(), "git"), gitcache.Options{})
 			defer git.Close()
-			e := New(Options{Store: st, Config: &fakeConfig{cfg: cfg}, Run: f.run, Git: git, WorkDir: filepath.Join(t.TempDir(), "work")})
+			e := mustEngine(t, Options{Store: st, Config: &fakeConfig{cfg: cfg}, Run: f.run, Checkouts: git, WorkDir: filepath.Join(t.TempDir(), "work")})
 
 			n, err := e.StopWaiting(ctx, tt.project, tt.template)
 			if err != nil || n != len(tt.stopped) {

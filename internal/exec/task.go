@@ -37,7 +37,7 @@ func (e *Engine) runTask(r *taskRun) {
 		e.endRun(r)
 		return
 	}
-	e.notify(r.id)
+	e.follow.Notify(r.id)
 	e.met.queue.Observe(now.Sub(t.Created).Seconds())
 
 	lw := e.newLogWriter(r.id, e.maxLogBytes())
@@ -70,7 +70,7 @@ func (e *Engine) execute(r *taskRun, t state.Task, lw *logWriter, taskDir string
 		log.Error("mark task running", "err", err)
 		return runner.Result{Status: runner.Error, ExitCode: -1, Message: "store status running: " + err.Error()}, commit
 	}
-	e.notify(r.id)
+	e.follow.Notify(r.id)
 	if r.ctx.Err() != nil {
 		return runner.Result{Status: runner.Stopped, ExitCode: -1}, commit
 	}
@@ -89,6 +89,12 @@ func (e *Engine) awaitApproval(ctx context.Context, r *taskRun, log *slog.Logger
 	// Accept decisions before the status shows: a client that sees
 	// waiting_confirmation may confirm at once.
 	e.mu.Lock()
+	if e.closed {
+		// Nobody can decide any more: the API stopped accepting.
+		e.mu.Unlock()
+		r.cancel(errShutdown)
+		return false, errShutdown
+	}
 	r.awaiting = true
 	e.giveSlots(r)
 	e.schedule()
@@ -99,7 +105,7 @@ func (e *Engine) awaitApproval(ctx context.Context, r *taskRun, log *slog.Logger
 	}); err != nil {
 		return false, fmt.Errorf("store status waiting_confirmation: %w", err)
 	}
-	e.notify(r.id)
+	e.follow.Notify(r.id)
 	log.Info("plan waiting for confirmation")
 
 	var ok bool
@@ -133,7 +139,7 @@ func (e *Engine) awaitApproval(ctx context.Context, r *taskRun, log *slog.Logger
 	}); err != nil {
 		return false, fmt.Errorf("store status running: %w", err)
 	}
-	e.notify(r.id)
+	e.follow.Notify(r.id)
 	if granted {
 		close(r.decided)
 	}
@@ -192,7 +198,7 @@ func (e *Engine) endRun(r *taskRun) {
 	e.mu.Unlock()
 	r.cancel(nil)
 	close(r.done)
-	e.notify(r.id)
+	e.follow.Notify(r.id)
 }
 
 // outcome maps a run result and the stop cause to the terminal status.
@@ -229,7 +235,7 @@ func (e *Engine) outcome(r *taskRun, res runner.Result) (state.TaskStatus, strin
 }
 
 func (e *Engine) maxLogBytes() int64 {
-	if cfg := e.opts.Config.Active(); cfg != nil && cfg.Settings.MaxLogBytes > 0 {
+	if cfg := e.opts.Config.Snapshot().Config; cfg != nil && cfg.Settings.MaxLogBytes > 0 {
 		return int64(cfg.Settings.MaxLogBytes)
 	}
 	return defaultMaxLogBytes

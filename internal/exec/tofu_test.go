@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
@@ -66,21 +67,32 @@ output "v" { value = terraform_data.x.output }
 	}
 }
 
+// blockedCheckouts holds the first checkout until unblock is closed.
+type blockedCheckouts struct {
+	Checkouts
+	entered, unblock chan struct{}
+}
+
+func (b *blockedCheckouts) Checkout(ctx context.Context, url string, auth gitcache.Auth, sha, branch, dst string) (gitcache.Commit, error) {
+	close(b.entered)
+	<-b.unblock
+	return b.Checkouts.Checkout(ctx, url, auth, sha, branch, dst)
+}
+
 // TestStopStarting stops a task during its checkout (held by a blocking
-// ConfigRoot): it ends stopped and no process runs.
+// checkout source): it ends stopped and no process runs.
 func TestStopStarting(t *testing.T) {
 	repo := scriptDir(t, "echo should not run\n")
 	cfg := testConfig("repo", &config.Template{Name: "a"})
 	entered, unblock := make(chan struct{}), make(chan struct{})
 	f := newFakeRunner()
 	h := newHarness(t, cfg, withRun(f.run), func(o *Options) {
-		o.ConfigRoot = func() string {
-			close(entered)
-			<-unblock
-			return filepath.Dir(repo)
-		}
+		o.Checkouts = &blockedCheckouts{Checkouts: o.Checkouts, entered: entered, unblock: unblock}
 	})
-	cfg.Projects["p"].Repositories["r"].URL = filepath.Base(repo)
+	h.cfg.update(func(c *config.Config) { c.Projects["p"].Repositories["r"].URL = "./" + filepath.Base(repo) })
+	h.cfg.mu.Lock()
+	h.cfg.root = filepath.Dir(repo)
+	h.cfg.mu.Unlock()
 	task := h.submit("p", "a")
 	<-entered
 	if got := h.wait(task.ID, state.StatusStarting); got.Started.IsZero() {

@@ -41,7 +41,7 @@ func TestCheckoutHTTPBasicAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs strings.Builder
+			var logs testenv.LockedBuffer
 			c := gitcache.New(t.TempDir(), gitcache.Options{Logger: newLogger(&logs)})
 			dst := filepath.Join(t.TempDir(), "work")
 			got, err := c.Checkout(context.Background(), tt.url, tt.auth, sha, "", dst)
@@ -124,7 +124,7 @@ func TestCheckoutSSH(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs strings.Builder
+			var logs testenv.LockedBuffer
 			c := gitcache.New(t.TempDir(), gitcache.Options{Logger: newLogger(&logs)})
 			dst := filepath.Join(t.TempDir(), "work")
 			got, err := c.Checkout(context.Background(), repoURL, tt.auth, sha, "", dst)

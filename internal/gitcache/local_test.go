@@ -80,7 +80,7 @@ func TestCheckoutModesAndSymlinks(t *testing.T) {
 	}
 	for name, u := range urls {
 		t.Run(name, func(t *testing.T) {
-			var logs strings.Builder
+			var logs testenv.LockedBuffer
 			c := gitcache.New(t.TempDir(), gitcache.Options{Logger: newLogger(&logs)})
 			dst := filepath.Join(t.TempDir(), "work")
 			got, err := c.Checkout(context.Background(), u, gitcache.Auth{}, sha, "", dst)

@@ -18,6 +18,8 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/semaphored/semaphored/internal/config"
 )
 
 // tokenUser is the user name sent with Auth.Token over HTTPS. GitHub
@@ -54,60 +56,29 @@ type remote struct {
 	port                 int
 }
 
-// parseRemote classifies raw: an absolute path, a file:// URL, an http(s),
-// ssh or git URL, or an scp-like ssh address. Relative paths are refused.
+// parseRemote parses raw by its kind (config.ClassifyURL): an absolute
+// path, a file:// URL, an http(s), ssh or git URL, or an scp-like ssh
+// address. Relative paths are refused: the caller resolves them.
 func parseRemote(raw string) (remote, error) {
-	if raw == "" {
-		return remote{}, invalidf("empty repository URL")
-	}
-	if filepath.IsAbs(raw) {
+	switch config.ClassifyURL(raw) {
+	case config.URLLocal:
+		if !filepath.IsAbs(raw) {
+			return remote{}, invalidf("relative path %q: the caller must resolve it to an absolute path", raw)
+		}
 		p := filepath.Clean(raw)
 		return remote{kind: kindLocal, localPath: p, fetchURL: p, redacted: p}, nil
-	}
-	if strings.Contains(raw, "://") {
-		u, err := neturl.Parse(raw)
-		if err != nil {
-			// url.Error quotes the URL: report only the redacted one.
-			return remote{}, invalidf("malformed repository URL %s", Redact(raw))
+	case config.URLFile:
+		return parseFileURL(raw)
+	case config.URLHTTP, config.URLGit:
+		return parseURL(raw)
+	case config.URLSSH:
+		if strings.Contains(raw, "://") {
+			return parseURL(raw)
 		}
-		r := remote{redacted: Redact(raw)}
-		if u.User != nil {
-			r.urlUser = u.User.Username()
-			r.urlPassword, _ = u.User.Password()
+		m := scpLike.FindStringSubmatch(raw)
+		if m == nil {
+			return remote{}, invalidf("malformed ssh address %s", Redact(raw))
 		}
-		switch strings.ToLower(u.Scheme) {
-		case "file":
-			if (u.Host != "" && u.Host != "localhost") || !filepath.IsAbs(u.Path) {
-				return remote{}, invalidf("file URL %s has no absolute path", r.redacted)
-			}
-			p := filepath.Clean(u.Path)
-			return remote{kind: kindLocal, localPath: p, fetchURL: p, redacted: "file://" + p}, nil
-		case "http", "https":
-			r.kind = kindHTTP
-			clean := *u
-			clean.User = nil
-			r.fetchURL = clean.String()
-		case "ssh", "git+ssh", "ssh+git":
-			r.kind = kindSSH
-			clean := *u
-			clean.Scheme = "ssh"
-			if r.urlUser != "" {
-				clean.User = neturl.User(r.urlUser)
-			}
-			r.fetchURL = clean.String()
-		case "git":
-			r.kind = kindGit
-			r.fetchURL = raw
-		default:
-			return remote{}, invalidf("unsupported scheme %q in %s", u.Scheme, r.redacted)
-		}
-		r.host = u.Hostname()
-		if p := u.Port(); p != "" {
-			r.port, _ = strconv.Atoi(p)
-		}
-		return r, nil
-	}
-	if m := scpLike.FindStringSubmatch(raw); m != nil && !strings.HasPrefix(raw, ".") {
 		r := remote{kind: kindSSH, urlUser: m[1], host: m[2], redacted: Redact(raw)}
 		user := m[1]
 		if user == "" {
@@ -116,7 +87,69 @@ func parseRemote(raw string) (remote, error) {
 		r.fetchURL = user + "@" + m[2] + ":" + m[3]
 		return r, nil
 	}
+	switch {
+	case raw == "":
+		return remote{}, invalidf("empty repository URL")
+	case strings.Contains(raw, "://"):
+		scheme, _, _ := strings.Cut(raw, "://")
+		switch strings.ToLower(scheme) {
+		case "http", "https", "ssh", "git+ssh", "ssh+git", "git":
+			// url.Error quotes the URL: report only the redacted one.
+			return remote{}, invalidf("malformed repository URL %s (no host?)", Redact(raw))
+		}
+		return remote{}, invalidf("unsupported scheme %q in %s", scheme, Redact(raw))
+	}
 	return remote{}, invalidf("relative path %q: the caller must resolve it to an absolute path", raw)
+}
+
+// parseFileURL parses a file:// URL into its absolute local path.
+func parseFileURL(raw string) (remote, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return remote{}, invalidf("malformed repository URL %s", Redact(raw))
+	}
+	if (u.Host != "" && u.Host != "localhost") || !filepath.IsAbs(u.Path) {
+		return remote{}, invalidf("file URL %s has no absolute path", Redact(raw))
+	}
+	p := filepath.Clean(u.Path)
+	return remote{kind: kindLocal, localPath: p, fetchURL: p, redacted: "file://" + p}, nil
+}
+
+// parseURL parses an http(s), ssh (ssh://, git+ssh://, ssh+git://) or
+// git:// URL: its user info is kept apart, the fetch URL has none for
+// http(s).
+func parseURL(raw string) (remote, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return remote{}, invalidf("malformed repository URL %s", Redact(raw))
+	}
+	r := remote{redacted: Redact(raw), host: u.Hostname()}
+	if u.User != nil {
+		r.urlUser = u.User.Username()
+		r.urlPassword, _ = u.User.Password()
+	}
+	if p := u.Port(); p != "" {
+		r.port, _ = strconv.Atoi(p)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		r.kind = kindHTTP
+		clean := *u
+		clean.User = nil
+		r.fetchURL = clean.String()
+	case "git":
+		r.kind = kindGit
+		r.fetchURL = raw
+	default: // ssh, git+ssh, ssh+git
+		r.kind = kindSSH
+		clean := *u
+		clean.Scheme = "ssh"
+		if r.urlUser != "" {
+			clean.User = neturl.User(r.urlUser)
+		}
+		r.fetchURL = clean.String()
+	}
+	return r, nil
 }
 
 // Redact returns url with any user info removed, fit for logs and errors:

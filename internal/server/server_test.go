@@ -34,7 +34,9 @@ func TestServer(t *testing.T) {
 	reg.MustRegister(c)
 	c.Inc()
 	var ready atomic.Bool
-	var shutdownCalled atomic.Bool
+	// http.Server runs OnShutdown on its own goroutine: it may run after
+	// Run returned, so the test waits for it.
+	shutdownCalled := make(chan struct{})
 	srv := New(Options{
 		Listener: ln,
 		Gatherer: reg,
@@ -44,7 +46,7 @@ func TestServer(t *testing.T) {
 			}
 			return false, "not ready: no config revision is active yet"
 		},
-		OnShutdown: func() { shutdownCalled.Store(true) },
+		OnShutdown: func() { close(shutdownCalled) },
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -85,7 +87,9 @@ func TestServer(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	if !shutdownCalled.Load() {
+	select {
+	case <-shutdownCalled:
+	case <-time.After(5 * time.Second):
 		t.Error("OnShutdown was not called")
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {

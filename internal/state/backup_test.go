@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 func TestBackupFile(t *testing.T) {
@@ -15,7 +17,7 @@ func TestBackupFile(t *testing.T) {
 	if err := s.ApplyRevision(ctx, Revision{ID: "r1"}, []Change{{Op: OpCreate, Key: key("p", KindProject, "p"), Value: []byte(`{"a":1}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	tk := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 	if err := s.AppendLog(ctx, tk.ID, []LogLine{{Text: "one"}, {Text: "two"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +108,11 @@ func TestPruneByAgeWithoutEndTime(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	s := openTest(t, c)
-	old := mustCreate(t, s, Task{Project: "p", Template: "t", Created: c.Now().Add(-48 * time.Hour)})
+	old := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}, Created: c.Now().Add(-48 * time.Hour)})
 	if _, err := s.UpdateTask(ctx, old.ID, func(t *Task) error { t.Status = StatusError; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	recent := mustCreate(t, s, Task{Project: "p", Template: "t", Status: StatusSuccess})
+	recent := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}, Status: StatusSuccess})
 	n, err := s.PruneTasks(ctx, Retention{MaxAge: 24 * time.Hour})
 	if err != nil || n != 1 {
 		t.Fatalf("PruneTasks = %d, %v; want 1", n, err)

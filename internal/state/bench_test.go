@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // BenchmarkAppendLog stores batches of 80-byte lines, each batch one
@@ -25,7 +27,7 @@ func BenchmarkAppendLog(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			ctx := context.Background()
 			s := openTest(b, nil)
-			tk := mustCreate(b, s, Task{Project: "p", Template: "t"})
+			tk := mustCreate(b, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 			lines := make([]LogLine, batch)
 			t0 := time.Now()
 			for i := range lines {
@@ -49,7 +51,7 @@ func BenchmarkAppendLog(b *testing.B) {
 func BenchmarkReadLog(b *testing.B) {
 	ctx := context.Background()
 	s := openTest(b, nil)
-	tk := mustCreate(b, s, Task{Project: "p", Template: "t"})
+	tk := mustCreate(b, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 	const total, batch = 200_000, 1000
 	t0 := time.Now()
 	for n := 0; n < total; n += batch {
@@ -207,8 +209,7 @@ func BenchmarkTasksPage(b *testing.B) {
 		if i%100 == 0 {
 			st = StatusFailure
 		}
-		in = append(in, Task{Project: fmt.Sprintf("p%d", i%10), Template: fmt.Sprintf("t%d", i%100), Status: st,
-			Vars: map[string]any{"version": "1.2.3", "hosts": "web"}, Tags: []string{"deploy"}})
+		in = append(in, Task{Request: task.Request{Project: fmt.Sprintf("p%d", i%10), Template: fmt.Sprintf("t%d", i%100), Overrides: task.Overrides{Vars: map[string]any{"version": "1.2.3", "hosts": "web"}, Tags: []string{"deploy"}}}, Status: st})
 	}
 	insertTasks(b, s, in)
 	for _, bc := range []struct {
@@ -428,7 +429,7 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	var in []Task
 	for i := range 10000 {
-		in = append(in, Task{Project: fmt.Sprintf("p%d", i%10), Template: fmt.Sprintf("t%d", i%100), Status: StatusSuccess})
+		in = append(in, Task{Request: task.Request{Project: fmt.Sprintf("p%d", i%10), Template: fmt.Sprintf("t%d", i%100)}, Status: StatusSuccess})
 	}
 	in = insertTasks(b, s, in)
 	for n := 0; n < 100_000; n += 1000 {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // TestNoAliasing reads through every method that returns bytes or strings,
@@ -23,7 +25,7 @@ func TestNoAliasing(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tk := mustCreate(t, s, Task{Project: "proj", Template: "deploy", Vars: map[string]any{"k": "v"}})
+	tk := mustCreate(t, s, Task{Request: task.Request{Project: "proj", Template: "deploy", Overrides: task.Overrides{Vars: map[string]any{"k": "v"}}}})
 	if err := s.AppendLog(ctx, tk.ID, []LogLine{{Text: strings.Repeat("log", 100)}}); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +96,7 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range tasksPer {
-				tk, err := s.CreateTask(ctx, Task{Project: "p", Template: fmt.Sprintf("t%d", w)})
+				tk, err := s.CreateTask(ctx, Task{Request: task.Request{Project: "p", Template: fmt.Sprintf("t%d", w)}})
 				if err != nil {
 					errs <- err
 					return

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -62,7 +64,7 @@ func TestLayoutGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Add(time.Minute)
-	tk := mustCreate(t, s, Task{Project: "web", Template: "deploy", Trigger: "api", TriggeredBy: "token ci", Commit: "abc123", Vars: map[string]any{"version": "1.2"}})
+	tk := mustCreate(t, s, Task{Request: task.Request{Project: "web", Template: "deploy", Trigger: task.Trigger{Type: "api", Actor: "token ci"}, Overrides: task.Overrides{Commit: "abc123", Vars: map[string]any{"version": "1.2"}}}})
 	c.Add(time.Second)
 	if _, err := s.UpdateTask(ctx, tk.ID, func(t *Task) error {
 		t.Status, t.Started = StatusRunning, c.Now()

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 func makeLines(start, n int, t0 time.Time) []LogLine {
@@ -25,7 +27,7 @@ func TestAppendAndReadLog(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	s := openTest(t, c)
-	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	tk := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 	// Batches of uneven sizes, including a line with no time, an empty
@@ -98,7 +100,7 @@ func TestAppendAndReadLog(t *testing.T) {
 	}
 
 	// A second task's log is separate and numbered from 1.
-	other := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	other := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 	if lines, err := s.ReadLog(ctx, other.ID, 0, 0); err != nil || len(lines) != 0 {
 		t.Errorf("empty log = %v, %v; want no lines", lines, err)
 	}
@@ -196,7 +198,7 @@ func FuzzChunkRoundTrip(f *testing.F) {
 func TestAppendLogSplitsBigBatches(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, newClock())
-	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	tk := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 	var batch []LogLine
 	for i := range 10000 {
 		batch = append(batch, LogLine{Time: time.Unix(int64(i), 0), Text: fmt.Sprintf("%06d %s", i, strings.Repeat("x", 93))})

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // pruneFixture builds, per template, terminal tasks ended one hour apart
@@ -27,9 +29,9 @@ func newPruneFixture(t *testing.T, templates []string, terminalPer, activePer in
 	base := c.Now().Add(-time.Duration(terminalPer) * time.Hour)
 	for _, tpl := range templates {
 		for i := range terminalPer {
-			in = append(in, Task{Project: "p", Template: tpl, Status: StatusSuccess, Ended: base.Add(time.Duration(i) * time.Hour)})
+			in = append(in, Task{Request: task.Request{Project: "p", Template: tpl}, Status: StatusSuccess, Ended: base.Add(time.Duration(i) * time.Hour)})
 			if activePer > 0 && i%(terminalPer/activePer+1) == 0 {
-				in = append(in, Task{Project: "p", Template: tpl, Status: StatusRunning})
+				in = append(in, Task{Request: task.Request{Project: "p", Template: tpl}, Status: StatusRunning})
 			}
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 func TestOpenCreatesDirAndFile(t *testing.T) {
@@ -40,7 +42,7 @@ func TestOpenCreatesDirAndFile(t *testing.T) {
 func TestOpenIsFast(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	s := openTestAt(t, path, nil)
-	mustCreate(t, s, Task{Project: "p", Template: "t"})
+	mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +153,7 @@ func TestMigrateFromV0(t *testing.T) {
 	if got, want := s.SchemaVersion(), 4; got != want {
 		t.Fatalf("SchemaVersion() = %d, want %d", got, want)
 	}
-	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	tk := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 	if got, err := s.Tasks(context.Background(), TaskFilter{Project: "p", Template: "t"}, 0, 10); err != nil || len(got) != 1 || got[0].ID != tk.ID {
 		t.Errorf("Tasks after migration = %v, %v; want task %d", got, err, tk.ID)
 	}
@@ -173,10 +175,10 @@ func testMigrateFrom(t *testing.T, from int) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	ended := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	v1Tasks := []Task{
-		{ID: 1, Project: "web", Template: "deploy", Status: StatusSuccess, Ended: ended},
-		{ID: 2, Project: "web", Template: "deploy", Status: StatusRunning},
-		{ID: 3, Project: "web", Template: "lint", Status: StatusFailure, Ended: ended},
-		{ID: 4, Project: "db", Template: "deploy", Status: StatusWaiting},
+		{ID: 1, Request: task.Request{Project: "web", Template: "deploy"}, Status: StatusSuccess, Ended: ended},
+		{ID: 2, Request: task.Request{Project: "web", Template: "deploy"}, Status: StatusRunning},
+		{ID: 3, Request: task.Request{Project: "web", Template: "lint"}, Status: StatusFailure, Ended: ended},
+		{ID: 4, Request: task.Request{Project: "db", Template: "deploy"}, Status: StatusWaiting},
 	}
 	writeRaw(t, path, func(tx *bbolt.Tx) error {
 		for _, name := range []string{"meta", "objects", "revisions", "events", "tasks", "logs", "outbox", "deliveries", "delivery_times"} {
@@ -243,7 +245,7 @@ func testMigrateFrom(t *testing.T, from int) {
 		t.Errorf("ActiveTasks ids = %v, want [2 4]", ids)
 	}
 	// The sequence carries on after the migrated tasks.
-	if tk := mustCreate(t, s, Task{Project: "web", Template: "deploy"}); tk.ID != 5 {
+	if tk := mustCreate(t, s, Task{Request: task.Request{Project: "web", Template: "deploy"}}); tk.ID != 5 {
 		t.Errorf("new task ID = %d, want 5", tk.ID)
 	}
 }
@@ -270,7 +272,7 @@ func equalIDs(a, b []uint64) bool {
 
 func TestCanceledContext(t *testing.T) {
 	s := openTest(t, nil)
-	tk := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	tk := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	calls := map[string]func() error{

@@ -107,7 +107,7 @@ func getTask(tx *bbolt.Tx, id uint64) (Task, error) {
 		return Task{}, ErrNotFound
 	}
 	var t Task
-	if err := json.Unmarshal(v, &t); err != nil {
+	if err := decodeTask(v, &t); err != nil {
 		return Task{}, fmt.Errorf("decode task %d: %w", id, err)
 	}
 	return t, nil
@@ -403,7 +403,7 @@ func scanTasks(tx *bbolt.Tx, f TaskFilter, before uint64, limit int, out *[]Task
 			}
 		}
 		var t Task
-		if err := json.Unmarshal(v, &t); err != nil {
+		if err := decodeTask(v, &t); err != nil {
 			return fmt.Errorf("decode task %x: %w", k, err)
 		}
 		*out = append(*out, t)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 func TestCreateTaskDefaults(t *testing.T) {
@@ -22,8 +24,8 @@ func TestCreateTaskDefaults(t *testing.T) {
 		wantStatus TaskStatus
 		wantTime   time.Time
 	}{
-		{"defaults", Task{Project: "p", Template: "t", Trigger: "api", ExitCode: 7, LogLines: 9}, 1, StatusWaiting, c.Now()},
-		{"given status and time", Task{Project: "p", Template: "t", Status: StatusStarting, Created: c.Now().Add(-time.Hour)}, 2, StatusStarting, c.Now().Add(-time.Hour)},
+		{"defaults", Task{Request: task.Request{Project: "p", Template: "t", Trigger: task.Trigger{Type: "api"}}, ExitCode: 7, LogLines: 9}, 1, StatusWaiting, c.Now()},
+		{"given status and time", Task{Request: task.Request{Project: "p", Template: "t"}, Status: StatusStarting, Created: c.Now().Add(-time.Hour)}, 2, StatusStarting, c.Now().Add(-time.Hour)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +57,7 @@ func TestUpdateTaskStatusWritesEventAndOutbox(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	s := openTestOpts(t, filepath.Join(t.TempDir(), "state.db"), c, Options{Outbox: notifyEach})
-	tk := mustCreate(t, s, Task{Project: "p", Template: "t", Vars: map[string]any{"env": "prod"}})
+	tk := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t", Overrides: task.Overrides{Vars: map[string]any{"env": "prod"}}}})
 	countAfter := func() (int, int) {
 		t.Helper()
 		ev, err := s.Events(ctx, 0, 0)
@@ -161,11 +163,7 @@ func TestTasksPaging10000(t *testing.T) {
 	statuses := []TaskStatus{StatusSuccess, StatusFailure, StatusRunning, StatusWaiting}
 	var in []Task
 	for i := range 10000 {
-		in = append(in, Task{
-			Project:  fmt.Sprintf("p%d", i%4),
-			Template: fmt.Sprintf("t%d", i%10),
-			Status:   statuses[i%len(statuses)],
-		})
+		in = append(in, Task{Request: task.Request{Project: fmt.Sprintf("p%d", i%4), Template: fmt.Sprintf("t%d", i%10)}, Status: statuses[i%len(statuses)]})
 	}
 	in = insertTasks(t, s, in)
 
@@ -256,8 +254,8 @@ func head(ids []uint64) []uint64 { return ids[:min(5, len(ids))] }
 func TestIndexesFollowStatus(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, nil)
-	a := mustCreate(t, s, Task{Project: "p", Template: "t"})
-	b := mustCreate(t, s, Task{Project: "p", Template: "t"})
+	a := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
+	b := mustCreate(t, s, Task{Request: task.Request{Project: "p", Template: "t"}})
 	if _, err := s.UpdateTask(ctx, a.ID, func(t *Task) error { t.Status = StatusSuccess; t.Ended = time.Now(); return nil }); err != nil {
 		t.Fatal(err)
 	}

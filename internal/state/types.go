@@ -1,8 +1,13 @@
 package state
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"strings"
 	"time"
+
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // Errors callers check with errors.Is.
@@ -131,32 +136,14 @@ func (s TaskStatus) Terminal() bool {
 	return false
 }
 
-// Task is one run of a template. Vars hold caller-given values only;
-// secrets are resolved at run time from references and never stored.
+// Task is one run of a template: the request that created it (project,
+// template, trigger, dedupe key, overrides) and what became of it. Vars
+// hold caller-given values only; secrets are resolved at run time from
+// references and never stored.
 type Task struct {
-	ID       uint64     `json:"id"`
-	Project  string     `json:"project"`
-	Template string     `json:"template"`
-	Status   TaskStatus `json:"status"`
-	// Trigger is what created it: api, cli, schedule, push, pull_request, integration.
-	Trigger string `json:"trigger"`
-	// TriggeredBy names who or what (a token name, a schedule); no secret.
-	TriggeredBy string `json:"triggered_by,omitempty"`
-	// Commit is the SHA to run at; empty means the head of Branch when it starts.
-	Commit string `json:"commit,omitempty"`
-	Branch string `json:"branch,omitempty"`
-
-	Vars      map[string]any `json:"vars,omitempty"`
-	Arguments []string       `json:"arguments,omitempty"`
-	Limit     string         `json:"limit,omitempty"`
-	Tags      []string       `json:"tags,omitempty"`
-	SkipTags  []string       `json:"skip_tags,omitempty"`
-	Workspace string         `json:"workspace,omitempty"`
-	// DryRun runs in check/plan mode and never applies.
-	DryRun bool `json:"dry_run,omitempty"`
-	// DedupeKey, when set, is unique among tasks: at most one task is ever
-	// created per key (see CreateTask and docs on the dedupe rule).
-	DedupeKey string `json:"dedupe_key,omitempty"`
+	ID uint64 `json:"id"`
+	task.Request
+	Status TaskStatus `json:"status"`
 
 	// Message says why the task has its status ("timed out", "superseded by task 12").
 	Message string `json:"message,omitempty"`
@@ -170,6 +157,40 @@ type Task struct {
 	// LogLines and LogBytes count what AppendLog stored.
 	LogLines uint64 `json:"log_lines"`
 	LogBytes uint64 `json:"log_bytes"`
+}
+
+// legacyActor is the key of the actor in tasks stored before the trigger
+// became an object.
+var legacyActor = []byte(`"triggered_by"`)
+
+// decodeTask decodes a stored task. Tasks stored before the trigger
+// became an object have "trigger":"api" and the actor in a sibling
+// "triggered_by": those become Trigger.Type and Trigger.Actor. Only such
+// tasks pay for a second decode; the current form is decoded once.
+func decodeTask(v []byte, t *Task) error {
+	err := json.Unmarshal(v, t)
+	var te *json.UnmarshalTypeError
+	legacyType := errors.As(err, &te) && te.Value == "string" && strings.HasSuffix(te.Field, "trigger")
+	if err != nil && !legacyType {
+		return err
+	}
+	if !legacyType && (t.Trigger.Actor != "" || !bytes.Contains(v, legacyActor)) {
+		return nil
+	}
+	var legacy struct {
+		Trigger     any    `json:"trigger"`
+		TriggeredBy string `json:"triggered_by"`
+	}
+	if err := json.Unmarshal(v, &legacy); err != nil {
+		return err
+	}
+	if s, ok := legacy.Trigger.(string); ok {
+		t.Trigger.Type = task.TriggerType(s)
+	}
+	if t.Trigger.Actor == "" {
+		t.Trigger.Actor = legacy.TriggeredBy
+	}
+	return nil
 }
 
 // TaskFilter selects tasks; empty fields match everything.

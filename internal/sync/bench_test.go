@@ -107,7 +107,7 @@ func BenchmarkNoopResync(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	s := New(Options{Source: &DirSource{Dir: dir}, Store: st})
+	s := mustNew(b, Options{Source: &DirSource{Dir: dir}, Store: st})
 	ctx := context.Background()
 	if _, err := s.Sync(ctx); err != nil {
 		b.Fatal(err)

@@ -19,7 +19,7 @@ func TestPassLogsPrunedProject(t *testing.T) {
 	other := strings.Replace(demoYAML, "project: demo", "project: other", 1)
 	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML, "other.yaml": other})
 	var logs bytes.Buffer
-	s := New(Options{Source: &DirSource{Dir: dir}, Store: openStore(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s := mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: openStore(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	s.pass(ctx)
 	if strings.Contains(logs.String(), "pruned project") {
 		t.Fatalf("first pass logs a prune:\n%s", logs.String())

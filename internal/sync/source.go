@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/semaphored/semaphored/internal/gitcache"
@@ -78,9 +79,18 @@ func (d *DirSource) Head(ctx context.Context) (Head, error) {
 func (d *DirSource) Open(ctx context.Context, _ Head) (Tree, error) {
 	h := sha256.New()
 	err := walkDecl(d.Dir, func(rel string, fi fs.FileInfo) error {
-		f, err := os.Open(filepath.Join(d.Dir, rel))
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f, ok, err := openRegular(filepath.Join(d.Dir, rel))
 		if err != nil {
 			return err
+		}
+		if !ok {
+			// A named pipe, socket or device: never opened (a FIFO would
+			// block); the loader reports it.
+			fmt.Fprintf(h, "%s\x00special\x00%s\x00", rel, fi.Mode().Type())
+			return nil
 		}
 		defer f.Close()
 		fmt.Fprintf(h, "%s\x00%d\x00", rel, fi.Size())
@@ -93,10 +103,37 @@ func (d *DirSource) Open(ctx context.Context, _ Head) (Tree, error) {
 	return Tree{Root: d.Dir, Base: d.Dir, ID: "dir-" + hex.EncodeToString(h.Sum(nil))[:16]}, nil
 }
 
+// openRegular opens path for reading when it is (or is a symlink to) a
+// regular file; ok is false, with no error, for anything else. It never
+// blocks in open: the type is checked before opening, and the open is
+// non-blocking, so a named pipe swapped in between opens at once and is
+// refused by the check on the open file.
+func openRegular(path string) (f *os.File, ok bool, err error) {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, false, err
+	}
+	f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, false, err
+	}
+	return f, true, nil
+}
+
 // walkDecl visits the declaration files under root in lexical order,
 // skipping dot-directories, as the loader does. Symlinks are reported by
 // their own info (the loader decides what they may point at).
 func walkDecl(root string, fn func(rel string, fi fs.FileInfo) error) error {
+	// The directory itself may be a symlink (a release switched by
+	// ln -sfn): walk what it points at, as the loader does.
+	root, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
 	return filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -107,7 +144,8 @@ func walkDecl(root string, fn func(rel string, fi fs.FileInfo) error) error {
 			}
 			return nil
 		}
-		if ext := filepath.Ext(e.Name()); ext != ".yaml" && ext != ".yml" {
+		// The loader's rule: *.yaml and *.yml in any case, not hidden.
+		if ext := strings.ToLower(filepath.Ext(e.Name())); ext != ".yaml" && ext != ".yml" || strings.HasPrefix(e.Name(), ".") {
 			return nil
 		}
 		fi, err := e.Info()
@@ -200,5 +238,28 @@ func (g *GitSource) prune(keep string) {
 	}
 	for _, name := range others {
 		os.RemoveAll(filepath.Join(g.WorkDir, name))
+	}
+}
+
+// untilDone runs fn on a goroutine of its own and returns its result, or
+// ctx's error as soon as ctx ends: a read that blocks regardless of ctx (a
+// hung network file system, a special file) must not hold up shutdown. The
+// goroutine then ends with the read, its result dropped.
+func untilDone[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
 	}
 }

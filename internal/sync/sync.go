@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -37,13 +35,11 @@ type Options struct {
 	Store  Store
 	Load   config.LoadOptions
 	// Poll is the interval between checks of the source (0: 1 minute for
-	// git, none for a directory, which is watched).
+	// git; DefaultDirPoll for a directory, whose fsnotify watch gives
+	// changes at once and the poll bounds what a lost watch costs).
 	Poll time.Duration
 	// Debounce groups bursts of file events (default 200ms).
-	Debounce time.Duration
-	// OnApply is called after a revision became active (the exec engine
-	// wakes up to new limits and templates).
-	OnApply    func(*config.Config)
+	Debounce   time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -66,7 +62,8 @@ type Active struct {
 }
 
 // Syncer reconciles a source into the state and holds the active config.
-// Sync passes are serialised; Active and Kick are safe from any goroutine.
+// Sync passes are serialised; Active, Snapshot, Subscribe and Kick are
+// safe from any goroutine.
 type Syncer struct {
 	opts    Options
 	log     *slog.Logger
@@ -75,19 +72,24 @@ type Syncer struct {
 	mu      gosync.Mutex // serialises passes; guards lastHead
 	last    string
 	metrics metrics
+	subs    subscribers
+	// rejected is set while the newest revision looked at was invalid.
+	rejected atomic.Bool
 }
 
 type metrics struct {
 	syncs       *prometheus.CounterVec
 	lastSuccess prometheus.Gauge
 	lastValid   prometheus.Gauge
+	sourceUp    prometheus.Gauge
 	revision    *prometheus.GaugeVec
 	objects     prometheus.Gauge
 	duration    prometheus.Histogram
 }
 
-// New returns a syncer. Call Restore, then Run.
-func New(opts Options) *Syncer {
+// New returns a syncer. Call Restore, then Run. It fails only when the
+// metrics cannot be registered.
+func New(opts Options) (*Syncer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -99,6 +101,9 @@ func New(opts Options) *Syncer {
 	}
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Load.Logger == nil {
+		opts.Load.Logger = opts.Logger // lists the skipped non-declaration files at debug level
 	}
 	m := metrics{
 		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -112,6 +117,10 @@ func New(opts Options) *Syncer {
 		lastValid: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "semaphored_config_last_revision_valid",
 			Help: "1 when the newest revision looked at was valid, 0 when it was rejected (the last good one stays active).",
+		}),
+		sourceUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "semaphored_config_source_up",
+			Help: "1 when the last read of the config source worked, 0 when it failed (missing directory, unreachable repository): the active revision stays.",
 		}),
 		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "semaphored_config_active_revision_info",
@@ -127,16 +136,22 @@ func New(opts Options) *Syncer {
 			Buckets: []float64{.001, .005, .025, .1, .5, 1, 5, 30},
 		}),
 	}
-	opts.Registerer.MustRegister(m.syncs, m.lastSuccess, m.lastValid, m.revision, m.objects, m.duration)
+	for _, c := range []prometheus.Collector{m.syncs, m.lastSuccess, m.lastValid, m.sourceUp, m.revision, m.objects, m.duration} {
+		if err := opts.Registerer.Register(c); err != nil {
+			return nil, fmt.Errorf("sync: register metrics: %w", err)
+		}
+	}
 	m.syncs.WithLabelValues("applied")
 	m.syncs.WithLabelValues("unchanged")
 	m.syncs.WithLabelValues("invalid")
 	m.syncs.WithLabelValues("error")
-	return &Syncer{opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), metrics: m}
+	return &Syncer{opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), metrics: m}, nil
 }
 
 // Restore makes the last good revision in the state active, before the
-// first pass: after a restart the daemon runs on what it had.
+// first pass: after a restart the daemon runs on what it had, even when
+// the source is broken or missing now. The restored revision keeps its
+// root (see restoredRoot), so relative repository paths still resolve.
 func (s *Syncer) Restore(ctx context.Context) error {
 	rev, ok, err := s.opts.Store.ActiveRevision(ctx)
 	if err != nil || !ok {
@@ -150,16 +165,56 @@ func (s *Syncer) Restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	base := ""
-	if tree, err := s.opts.Source.Open(ctx, Head{Key: rev.ID}); err == nil && tree.ID == rev.ID {
-		base = tree.Base
-	}
-	s.setActive(&Active{Config: cfg, Revision: rev, Base: base}, len(objs))
+	s.setActive(&Active{Config: cfg, Revision: rev, Base: s.restoredRoot(ctx, rev)}, len(objs))
+	s.log.Info("restored the last good config revision", "revision", rev.ID)
 	return nil
+}
+
+// restoredRoot is the root of a revision restored from the state. A
+// directory source's root is its directory whatever it holds now (the
+// files may have changed or be broken, or the directory may be missing
+// until it comes back); a git source opens the revision's own checkout,
+// from the cache when it is gone.
+func (s *Syncer) restoredRoot(ctx context.Context, rev state.Revision) string {
+	if d, ok := s.opts.Source.(*DirSource); ok {
+		return d.Dir
+	}
+	tree, err := s.opts.Source.Open(ctx, Head{Key: rev.ID})
+	if err != nil || tree.ID != rev.ID {
+		s.log.Warn("the checkout of the restored config revision cannot be opened; relative repository paths will not resolve until a revision is applied",
+			"revision", rev.ID, "err", err)
+		return ""
+	}
+	return tree.Base
 }
 
 // Active returns the configuration in force, nil before the first one.
 func (s *Syncer) Active() *Active { return s.active.Load() }
+
+// Snapshot returns the configuration in force, its revision and its root
+// as one value (a zero Snapshot before the first revision).
+func (s *Syncer) Snapshot() config.Snapshot {
+	a := s.active.Load()
+	if a == nil {
+		return config.Snapshot{}
+	}
+	return a.Snapshot()
+}
+
+// Snapshot returns a as a config.Snapshot.
+func (a *Active) Snapshot() config.Snapshot {
+	return config.Snapshot{Config: a.Config, Revision: a.Revision.ID, Root: a.Base}
+}
+
+// Subscribe calls fn after each revision becomes active (restored at
+// start or applied by a pass), with its snapshot, until cancel is called.
+// When a revision is active already, fn is called with it before
+// Subscribe returns, so a late subscriber misses nothing. fn runs on the
+// goroutine that activated the revision and must not block; calls to one
+// subscriber never overlap.
+func (s *Syncer) Subscribe(fn func(config.Snapshot)) (cancel func()) {
+	return s.subs.add(fn, s.active.Load)
+}
 
 // Kick asks for a sync pass now (a config-repo webhook, an API call).
 func (s *Syncer) Kick() {
@@ -172,20 +227,16 @@ func (s *Syncer) Kick() {
 // Run syncs now, then on every kick, file change and poll tick, until ctx
 // ends. Failed passes are logged and retried on the next occasion.
 func (s *Syncer) Run(ctx context.Context) error {
-	var events <-chan fsnotify.Event
-	var watchErrs <-chan error
-	var w *fsnotify.Watcher
+	var dw *dirWatch
 	if d, ok := s.opts.Source.(*DirSource); ok {
+		if s.opts.Poll == 0 {
+			s.opts.Poll = DefaultDirPoll
+		}
 		var err error
-		w, err = watchTree(d.Dir)
-		if err != nil {
-			s.log.Warn("config directory not watched; relying on polling", "dir", d.Dir, "err", err)
-			if s.opts.Poll == 0 {
-				s.opts.Poll = 10 * time.Second
-			}
+		if dw, err = newDirWatch(d.Dir, s.log); err != nil {
+			s.log.Warn("config directory not watched; relying on polling", "dir", d.Dir, "poll", s.opts.Poll, "err", err)
 		} else {
-			defer w.Close()
-			events, watchErrs = w.Events, w.Errors
+			defer dw.Close()
 		}
 	} else if s.opts.Poll == 0 {
 		s.opts.Poll = time.Minute
@@ -196,44 +247,55 @@ func (s *Syncer) Run(ctx context.Context) error {
 		defer t.Stop()
 		tick = t.C
 	}
-	debounce := time.NewTimer(0)
-	<-debounce.C
 	for {
 		s.pass(ctx)
-		select {
-		case <-ctx.Done():
+		if !s.next(ctx, dw, tick) {
 			return nil
-		case <-s.kick:
-		case <-tick:
-		case ev := <-events:
-			if ev.Has(fsnotify.Create) {
-				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() && !strings.HasPrefix(filepath.Base(ev.Name), ".") {
-					if err := addTree(w, ev.Name); err != nil {
-						s.log.Warn("config watch", "dir", ev.Name, "err", err)
-					}
-				}
-			}
-			debounce.Reset(s.opts.Debounce)
-			if !s.waitQuiet(ctx, events, debounce) {
-				return nil
-			}
-		case err := <-watchErrs:
-			s.log.Warn("config watch", "err", err)
-			continue
 		}
 	}
 }
 
-// waitQuiet lets a burst of file events settle before a pass.
-func (s *Syncer) waitQuiet(ctx context.Context, events <-chan fsnotify.Event, t *time.Timer) bool {
+// next waits for the occasion of the next pass: a kick, a poll tick (which
+// also checks that the directory watch still watches the directory), or a
+// burst of relevant file events once it has settled. False: ctx ended.
+func (s *Syncer) next(ctx context.Context, dw *dirWatch, tick <-chan time.Time) bool {
+	var events <-chan fsnotify.Event
+	var watchErrs <-chan error
+	if dw != nil {
+		events, watchErrs = dw.w.Events, dw.w.Errors
+	}
+	var quiet <-chan time.Time // set while a burst of events settles
+	var debounce *time.Timer
+	defer func() {
+		if debounce != nil {
+			debounce.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-events:
-			t.Reset(s.opts.Debounce)
-		case <-t.C:
+		case <-s.kick:
 			return true
+		case <-tick:
+			if dw != nil {
+				dw.check()
+			}
+			return true
+		case ev := <-events:
+			if !dw.handle(ev) {
+				continue
+			}
+			if debounce == nil {
+				debounce = time.NewTimer(s.opts.Debounce)
+			} else {
+				debounce.Reset(s.opts.Debounce)
+			}
+			quiet = debounce.C
+		case <-quiet:
+			return true
+		case err := <-watchErrs:
+			s.log.Warn("config watch", "err", err)
 		}
 	}
 }
@@ -244,7 +306,11 @@ func (s *Syncer) pass(ctx context.Context) {
 	case errors.Is(err, ErrInvalid):
 		// Logged with every message by Sync.
 	case err != nil && ctx.Err() == nil:
-		s.log.Error("config sync failed; the active revision stays", "source", s.opts.Source.String(), "err", err)
+		if a := s.Active(); a != nil {
+			s.log.Error("config sync failed; the active revision stays", "source", s.opts.Source.String(), "revision", a.Revision.ID, "err", err)
+		} else {
+			s.log.Error("config sync failed; no revision is active yet", "source", s.opts.Source.String(), "err", err)
+		}
 	case err == nil && !res.Unchanged:
 		s.log.Info("config revision applied", "revision", res.Revision.ID, "changes", len(res.Changes))
 		logPrunedProjects(s.log, res.Changes)
@@ -278,8 +344,10 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	head, err := s.opts.Source.Head(ctx)
 	if err != nil {
 		s.metrics.syncs.WithLabelValues("error").Inc()
+		s.metrics.sourceUp.Set(0)
 		return Result{}, fmt.Errorf("read config source %s: %w", s.opts.Source, err)
 	}
+	s.metrics.sourceUp.Set(1)
 	if head.Key == s.last && s.Active() != nil {
 		s.metrics.syncs.WithLabelValues("unchanged").Inc()
 		s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
@@ -287,7 +355,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	}
 	start := time.Now()
 	defer func() { s.metrics.duration.Observe(time.Since(start).Seconds()) }()
-	tree, err := s.opts.Source.Open(ctx, head)
+	tree, err := untilDone(ctx, func() (Tree, error) { return s.opts.Source.Open(ctx, head) })
 	if err != nil {
 		s.metrics.syncs.WithLabelValues("error").Inc()
 		return Result{}, fmt.Errorf("open config revision %s: %w", head.Key, err)
@@ -297,15 +365,22 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		s.last = head.Key
 		s.metrics.syncs.WithLabelValues("unchanged").Inc()
 		s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
+		s.backToActive(a.Revision.ID)
 		return Result{Unchanged: true, Revision: a.Revision}, nil
 	}
 	if last, ok, err := s.opts.Store.LastRevision(ctx); err == nil && ok && !last.Valid && last.ID == tree.ID {
 		// Already rejected: say so again without recording it twice.
 		s.last = head.Key
 		s.metrics.syncs.WithLabelValues("invalid").Inc()
+		s.metrics.lastValid.Set(0)
+		s.rejected.Store(true)
 		return Result{Revision: last}, fmt.Errorf("revision %s: %w (already recorded)", last.ID, ErrInvalid)
 	}
-	cfg, err := config.Load(tree.Root, s.opts.Load)
+	cfg, err := untilDone(ctx, func() (*config.Config, error) { return config.Load(tree.Root, s.opts.Load) })
+	if ctx.Err() != nil {
+		s.metrics.syncs.WithLabelValues("error").Inc()
+		return Result{}, fmt.Errorf("load config revision %s: %w", rev.ID, ctx.Err())
+	}
 	if err != nil {
 		rev.Errors = strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
 		if rerr := s.opts.Store.RecordInvalidRevision(ctx, rev); rerr != nil {
@@ -315,6 +390,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		s.last = head.Key
 		s.metrics.syncs.WithLabelValues("invalid").Inc()
 		s.metrics.lastValid.Set(0)
+		s.rejected.Store(true)
 		s.log.Error("config revision rejected; the last good revision stays active",
 			"revision", rev.ID, "problems", len(rev.Errors))
 		for _, e := range rev.Errors {
@@ -344,14 +420,23 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	s.metrics.syncs.WithLabelValues("applied").Inc()
 	s.metrics.lastSuccess.Set(float64(s.opts.Now().Unix()))
 	s.metrics.lastValid.Set(1)
-	if s.opts.OnApply != nil {
-		s.opts.OnApply(cfg)
-	}
+	s.rejected.Store(false)
 	return Result{Revision: rev, Changes: changes}, nil
 }
 
+// backToActive is called when the source holds the active revision again:
+// after a rejected revision (a bad edit reverted, a git branch reset to the
+// good commit), the newest revision looked at is valid once more.
+func (s *Syncer) backToActive(id string) {
+	if s.rejected.Swap(false) {
+		s.metrics.lastValid.Set(1)
+		s.log.Info("config back to the active revision "+id, "revision", id)
+	}
+}
+
+// setActive makes a the configuration in force and tells the subscribers.
 func (s *Syncer) setActive(a *Active, objects int) {
-	s.active.Store(a)
+	s.subs.publish(a, func() { s.active.Store(a) })
 	s.metrics.revision.Reset()
 	s.metrics.revision.WithLabelValues(a.Revision.ID).Set(1)
 	s.metrics.objects.Set(float64(objects))
@@ -368,7 +453,10 @@ func Plan(ctx context.Context, src Source, store Store, opts config.LoadOptions)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := config.Load(tree.Root, opts)
+	cfg, err := untilDone(ctx, func() (*config.Config, error) { return config.Load(tree.Root, opts) })
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w:\n%w", ErrInvalid, err)
 	}

@@ -59,7 +59,8 @@ func TestSyncDirectory(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML})
 	st := openStore(t)
 	applied := 0
-	s := New(Options{Source: &DirSource{Dir: dir}, Store: st, OnApply: func(*config.Config) { applied++ }})
+	s := mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: st})
+	defer s.Subscribe(func(config.Snapshot) { applied++ })()
 
 	res, err := s.Sync(ctx)
 	if err != nil {
@@ -140,7 +141,7 @@ func TestSyncDirectory(t *testing.T) {
 		t.Fatalf("prune: got %s", got)
 	}
 	if applied != 3 {
-		t.Fatalf("OnApply calls: got %d, want 3", applied)
+		t.Fatalf("subscriber calls: got %d, want 3", applied)
 	}
 }
 
@@ -166,7 +167,7 @@ func TestRestoreAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Source: &DirSource{Dir: dir}, Store: st})
+	s := mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: st})
 	if _, err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestRestoreAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s = New(Options{Source: &DirSource{Dir: dir}, Store: st})
+	s = mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: st})
 	if err := s.Restore(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestSyncGit(t *testing.T) {
 		Cache: gitcache.New(filepath.Join(work, "git"), gitcache.Options{}), WorkDir: filepath.Join(work, "config"),
 	}
 	st := openStore(t)
-	s := New(Options{Source: src, Store: st})
+	s := mustNew(t, Options{Source: src, Store: st})
 	res, err := s.Sync(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -249,30 +250,19 @@ func TestRunWatchesDirectory(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML})
 	st := openStore(t)
-	s := New(Options{Source: &DirSource{Dir: dir}, Store: st, Debounce: 20 * time.Millisecond})
+	s := mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: st, Debounce: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	waitFor(t, "first revision", func() bool { return s.Active() != nil })
+	testenv.WaitFor(t, "first revision", 0, func() bool { return s.Active() != nil })
 	first := s.Active().Revision.ID
 	writeFiles(t, dir, map[string]string{"sub/extra.yaml": "project: other\n"})
-	waitFor(t, "the new file to be applied", func() bool {
+	testenv.WaitFor(t, "the new file to be applied", 0, func() bool {
 		a := s.Active()
 		return a.Revision.ID != first && a.Config.Projects["other"] != nil
 	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestPlanOutput(t *testing.T) {
@@ -280,7 +270,7 @@ func TestPlanOutput(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML})
 	st := openStore(t)
-	s := New(Options{Source: &DirSource{Dir: dir}, Store: st})
+	s := mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: st})
 	if _, err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +315,7 @@ func TestSyncGitHTTPToken(t *testing.T) {
 		URL: base + "/config.git", Branch: "main", Auth: gitcache.Auth{Token: "tok-123"},
 		Cache: gitcache.New(filepath.Join(work, "git"), gitcache.Options{}), WorkDir: filepath.Join(work, "config"),
 	}
-	s := New(Options{Source: src, Store: openStore(t)})
+	s := mustNew(t, Options{Source: src, Store: openStore(t)})
 	res, err := s.Sync(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // Store is an in-memory task store. It is safe for concurrent use.
@@ -199,24 +200,20 @@ type Engine struct {
 	Run func(s *Store, t state.Task)
 
 	mu        sync.Mutex
-	submitted []exec.Request
+	submitted []task.Request
 	wg        sync.WaitGroup
 	followers atomic.Int64
 }
 
 // Submit implements api.Engine.
-func (e *Engine) Submit(ctx context.Context, r exec.Request) (state.Task, error) {
+func (e *Engine) Submit(ctx context.Context, r task.Request) (state.Task, error) {
 	if e.SubmitErr != nil {
 		return state.Task{}, e.SubmitErr
 	}
 	e.mu.Lock()
 	e.submitted = append(e.submitted, r)
 	e.mu.Unlock()
-	t := e.Store.Add(state.Task{
-		Project: r.Project, Template: r.Template, Trigger: r.Trigger, TriggeredBy: r.TriggeredBy,
-		Commit: r.Commit, Branch: r.Branch, Vars: r.Vars, Arguments: r.Arguments, Limit: r.Limit,
-		Tags: r.Tags, SkipTags: r.SkipTags, Workspace: r.Workspace, DryRun: r.DryRun,
-	})
+	t := e.Store.Add(state.Task{Request: r})
 	if e.Run != nil {
 		e.wg.Add(1)
 		go func() {
@@ -228,10 +225,10 @@ func (e *Engine) Submit(ctx context.Context, r exec.Request) (state.Task, error)
 }
 
 // Submitted returns the requests Submit accepted.
-func (e *Engine) Submitted() []exec.Request {
+func (e *Engine) Submitted() []task.Request {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]exec.Request(nil), e.submitted...)
+	return append([]task.Request(nil), e.submitted...)
 }
 
 // Wait waits for the goroutines Run plays.
@@ -335,8 +332,14 @@ func NewConfig(cfg *config.Config) *Config {
 	return c
 }
 
-// Active implements api.ActiveConfig.
-func (c *Config) Active() *config.Config { return c.p.Load() }
+// Snapshot implements api.Snapshots.
+func (c *Config) Snapshot() config.Snapshot {
+	cfg := c.p.Load()
+	if cfg == nil {
+		return config.Snapshot{}
+	}
+	return config.Snapshot{Config: cfg, Revision: "test"}
+}
 
 // Set makes cfg active.
 func (c *Config) Set(cfg *config.Config) { c.p.Store(cfg) }

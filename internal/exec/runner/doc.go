@@ -73,6 +73,8 @@
 //	        leaks into another run; caches shared on purpose live in CacheDir
 //	LANG    C.UTF-8
 //	TMPDIR  PRIV/tmp
+//	SEMAPHORED_RUN_DIR  PRIV: marks every process of the run (set after
+//	        Spec.Env, which cannot override it; see Leftovers)
 //
 // plus per app: ansible ANSIBLE_FORCE_COLOR=0, ANSIBLE_NOCOLOR=1,
 // PYTHONUNBUFFERED=1, ANSIBLE_LOCAL_TEMP and ANSIBLE_REMOTE_TEMP under
@@ -118,8 +120,15 @@
 //
 // Every non-empty value of Spec.Secrets is replaced by "***" in every line
 // (the "$" command lines included) before the sink sees it, together with
-// its base64 forms (standard and URL alphabets, padded and raw) and its
-// URL-encoded forms (query and path escaping). A multi-line secret is
+// its base64 forms (standard and URL alphabets, padded and raw), its
+// URL-encoded forms (Go's query and path escaping, and as other tools
+// write them: space as %20 or +; only RFC 3986 unreserved characters
+// kept, "/" kept too, or the sets JavaScript's encodeURIComponent and
+// encodeURI keep; hex digits in upper or lower case) and its JSON-escaped
+// forms (as Go's encoding/json writes it, with and without HTML escaping
+// of & < >, which is what a job printing its own vars file shows; the
+// ASCII-only form of Python's json.dumps with \uXXXX in either case; and
+// each with "/" as "\/"). A multi-line secret is
 // masked line by line (lines of at least 4 bytes) as well as in its
 // encoded forms. Masking works on whole lines, so a secret written one byte
 // at a time is still masked. A strings.Replacer built once per run (longest
@@ -134,4 +143,22 @@
 // waitid(WNOWAIT), so the group id stays reserved until the process is
 // reaped and a signal can never reach an unrelated group. Every process
 // started is waited for before Run returns.
+//
+// # Leftovers
+//
+// A job can leave its process group (setsid sleep 3600 &, a double fork,
+// a daemon): such a process would outlive a stop, and even the daemon.
+// Once each process of a run has exited, every process started since then
+// whose environment holds the run's SEMAPHORED_RUN_DIR gets SIGKILL (through
+// a pidfd, after checking again, so a reused pid is never hit), in rounds
+// until none is left or Grace has passed; the task log says how many were
+// killed. The daemon calls [BecomeSubreaper] at start: orphaned job
+// processes are then re-parented to it rather than to init, the search
+// walks only the daemon's descendants (about 0.15 ms, against a scan of
+// all of /proc, about 0.8 ms, otherwise), and the daemon reaps them, as well as the
+// orphans that exited by themselves during the run (zombies of other
+// sessions or of other process groups than the daemon's; a process the
+// runner starts leads its own group and is reaped by its exec.Cmd, so it
+// is never taken). A process that scrubs its environment and leaves the
+// group escapes this; a cgroup per task would not, and is not used.
 package runner

@@ -3,9 +3,11 @@ package runner
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"net/url"
 	"sort"
 	"strings"
+	"unicode/utf16"
 )
 
 // masker replaces secret values in output lines with "***". It is built
@@ -64,11 +66,148 @@ func maskPatterns(secrets []string) []string {
 		add(base64.RawURLEncoding.EncodeToString(b))
 		add(url.QueryEscape(s))
 		add(url.PathEscape(s))
+		for _, f := range percentForms(s) {
+			add(f)
+		}
+		for _, f := range jsonForms(s) {
+			add(f)
+		}
 	}
 	// Longest first: strings.Replacer prefers the earlier pattern at a
 	// position, so a secret that contains another one is masked whole.
 	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
+}
+
+// jsonForms returns the forms s takes inside a JSON string, as common
+// encoders write it: Go's encoding/json (with and without HTML escaping:
+// & < > as \u0026 \u003c \u003e), which is what a job sees when it prints
+// its own vars file; the ASCII-only form of Python's json.dumps, PHP and
+// others (non-ASCII as \uXXXX, lower-case hex); and each of them with "/"
+// written as "\/" (PHP, some Java encoders). Forms equal to s are left out
+// (the caller adds s itself).
+func jsonForms(s string) []string {
+	var out []string
+	add := func(f string) {
+		if f != s {
+			out = append(out, f)
+		}
+		if strings.Contains(f, "/") {
+			out = append(out, strings.ReplaceAll(f, "/", `\/`))
+		}
+	}
+	for _, html := range []bool{true, false} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if err := enc.Encode(s); err != nil {
+			continue // not reachable for a string
+		}
+		q := strings.TrimSuffix(b.String(), "\n")
+		add(q[1 : len(q)-1])
+	}
+	add(asciiJSON(s, false))
+	add(asciiJSON(s, true))
+	return out
+}
+
+// asciiJSON is s as an ASCII-only JSON string body: the short escapes
+// \" \\ \b \f \n \r \t, other control characters and every non-ASCII
+// character as \uXXXX (surrogate pairs above U+FFFF), hex in upper or
+// lower case.
+func asciiJSON(s string, upper bool) string {
+	digits := "0123456789abcdef"
+	if upper {
+		digits = "0123456789ABCDEF"
+	}
+	var b strings.Builder
+	u := func(r rune) {
+		b.WriteString(`\u`)
+		for shift := 12; shift >= 0; shift -= 4 {
+			b.WriteByte(digits[r>>shift&0xF])
+		}
+	}
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			u(r)
+		case r < 0x80:
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			u(r1)
+			u(r2)
+		default:
+			u(r)
+		}
+	}
+	return b.String()
+}
+
+// percentForms returns the percent-encodings of s other than Go's
+// url.QueryEscape and url.PathEscape, as other tools write them: space as
+// "%20" or "+"; only RFC 3986 unreserved characters kept (curl
+// --data-urlencode, Python's quote(safe="")), "/" kept as well (Python's
+// quote, path joins), the set JavaScript's encodeURIComponent keeps
+// (also !'()*), or the one encodeURI keeps (also ;,/?:@&=+$#); hex digits
+// in upper or lower case.
+func percentForms(s string) []string {
+	const unreserved = "-._~"
+	keeps := []string{unreserved, unreserved + "/", unreserved + "!'()*", unreserved + "!'()*;,/?:@&=+$#"}
+	var out []string
+	for _, keep := range keeps {
+		for _, plus := range []bool{false, true} {
+			for _, upper := range []bool{true, false} {
+				out = append(out, percentEncode(s, keep, plus, upper))
+			}
+		}
+	}
+	return out
+}
+
+// percentEncode escapes every byte of s but ASCII letters, digits and the
+// bytes of keep; a space is "+" when plus is set (and "+" itself is then
+// always escaped).
+func percentEncode(s, keep string, plus, upper bool) string {
+	digits := "0123456789abcdef"
+	if upper {
+		digits = "0123456789ABCDEF"
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			b.WriteByte(c)
+		case c == ' ' && plus:
+			b.WriteByte('+')
+		case c != '+' || !plus:
+			if strings.IndexByte(keep, c) >= 0 {
+				b.WriteByte(c)
+				break
+			}
+			fallthrough
+		default:
+			b.WriteByte('%')
+			b.WriteByte(digits[c>>4])
+			b.WriteByte(digits[c&0xF])
+		}
+	}
+	return b.String()
 }
 
 // newMasker builds the masker for secrets.

@@ -19,13 +19,19 @@ func TestMaskPatterns(t *testing.T) {
 			name:    "all encodings, longest first",
 			secrets: []string{"a b/c?"},
 			// base64 "YSBiL2M/" (std, padded=raw), url "YSBiL2M_",
-			// query "a+b%2Fc%3F", path "a%20b%2Fc%3F".
-			want: []string{"a%20b%2Fc%3F", "a+b%2Fc%3F", "YSBiL2M/", "YSBiL2M_", "a b/c?"},
+			// query "a+b%2Fc%3F", path "a%20b%2Fc%3F"; percent forms
+			// with lower-case hex, "/" kept, "?" kept (encodeURI); JSON
+			// with "/" as "\/".
+			want: []string{
+				"a%20b%2Fc%3F", "a%20b%2fc%3f", "a+b%2Fc%3F", "a+b%2fc%3f", "a%20b/c%3F", "a%20b/c%3f",
+				"YSBiL2M/", "YSBiL2M_", "a+b/c%3F", "a+b/c%3f", "a%20b/c?", `a b\/c?`, "a b/c?", "a+b/c?",
+			},
 		},
 		{
 			name:    "multi-line secret: lines of 4 bytes or more",
 			secrets: []string{"line-one\r\nab\nline-3"},
-			want:    []string{"bGluZS1vbmUNCmFiCmxpbmUtMw==", "bGluZS1vbmUNCmFiCmxpbmUtMw", "line-one%0D%0Aab%0Aline-3", "line-one", "line-3"},
+			want: []string{"bGluZS1vbmUNCmFiCmxpbmUtMw==", "bGluZS1vbmUNCmFiCmxpbmUtMw", "line-one%0D%0Aab%0Aline-3", "line-one%0d%0aab%0aline-3",
+				`line-one\r\nab\nline-3`, "line-one", "line-3"},
 		},
 		{"duplicates once", []string{"abcd", "abcd"}, []string{"YWJjZA==", "YWJjZA", "abcd"}},
 	}
@@ -63,6 +69,24 @@ func TestMask(t *testing.T) {
 		{"short secret", []string{"zq"}, "azqb", "a***b"},
 		{"multi-line secret line", []string{"first-line\nsecond-line"}, "got second-line here", "got *** here"},
 		{"short line of multi-line secret kept", []string{"first-line\nab"}, "ab", "ab"},
+		// JSON-escaped forms, as a job printing its vars file shows them.
+		{"json html escapes", []string{"a&b<c>d"}, `{"pw":"a\u0026b\u003cc\u003ed"}`, `{"pw":"***"}`},
+		{"json without html escapes", []string{"a&b<c>d"}, `{"pw":"a&b<c>d"}`, `{"pw":"***"}`},
+		{"json quotes and backslashes", []string{`q"x\y`}, `"pw": "q\"x\\y"`, `"pw": "***"`},
+		{"json control characters", []string{"a\tb\x00c\x7f"}, `"a\tb\u0000c\u007f"`, `"***"`},
+		{"json newline in a multi-line secret", []string{"line-1\nline-2"}, `{"k":"line-1\nline-2"}`, `{"k":"***"}`},
+		{"json ascii only, lower hex", []string{"pässwörd"}, `"p\u00e4ssw\u00f6rd"`, `"***"`},
+		{"json ascii only, upper hex", []string{"pässwörd"}, `"p\u00E4ssw\u00F6rd"`, `"***"`},
+		{"json astral plane", []string{"x😀y"}, `"x\ud83d\ude00y"`, `"***"`},
+		{"json slash escaped", []string{"a/b&c"}, `"a\/b\u0026c"`, `"***"`},
+		// URL encodings other than Go's.
+		{"space as %20, slash encoded", []string{"p w/x"}, "?p=p%20w%2Fx", "?p=***"},
+		{"space as +, slash kept", []string{"p w/x"}, "?p=p+w/x", "?p=***"},
+		{"space as %20, slash kept", []string{"p w/x"}, "/p%20w/x", "/***"},
+		{"lower-case hex", []string{"p@ss:w/rd"}, "u=p%40ss%3aw%2frd", "u=***"},
+		{"encodeURIComponent keeps !'()*", []string{"a!b'c(d)e*f g"}, "v=a!b'c(d)e*f%20g", "v=***"},
+		{"encodeURI keeps reserved", []string{"a:b@c&d=e f"}, "v=a:b@c&d=e%20f", "v=***"},
+		{"utf-8 bytes, lower hex", []string{"é"}, "v=%c3%a9", "v=***"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,6 +52,9 @@ func (r *run) proc(dir string, argv []string, env []string) (int, *Result) {
 		return -1, errResult(fmt.Errorf("start %s: %w", displayName(argv[0]), err))
 	}
 	pid := cmd.Process.Pid // also the process group id
+	// Leftovers are looked for among processes started since this one:
+	// its stat stays readable until Wait reaps it.
+	started, _ := readStat(pid)
 
 	readDone := make(chan error, 1)
 	go func() { readDone <- copyLines(out, r.mask, r.sink) }()
@@ -133,6 +136,9 @@ func (r *run) proc(dir string, argv []string, env []string) (int, *Result) {
 	}
 	_ = cmd.Wait() // reaps; the exit status is in ProcessState
 	code := cmd.ProcessState.ExitCode()
+	// Processes that left the process group (setsid, a daemon) end with
+	// the process that started them.
+	killed, leftErr := endLeftovers(runMarker(r.spec.PrivateDir), started.start, r.grace)
 
 	var se *sinkError
 	switch {
@@ -144,6 +150,15 @@ func (r *run) proc(dir string, argv []string, env []string) (int, *Result) {
 		}
 	case readErr != nil:
 		return -1, errResult(readErr)
+	}
+	if killed > 0 || leftErr != nil {
+		msg := fmt.Sprintf("killed %d process(es) the job left running", killed)
+		if leftErr != nil {
+			msg += "; some could not be ended: " + leftErr.Error()
+		}
+		if err := r.log(msg); err != nil {
+			return -1, &Result{Status: Error, ExitCode: -1, Message: err.Error()}
+		}
 	}
 	switch reason {
 	case endTimedOut:

@@ -46,6 +46,7 @@ func (r *run) environ(extra map[string]string) []string {
 	for k, v := range r.spec.Env {
 		env[k] = v
 	}
+	env[runDirEnv] = r.spec.PrivateDir // marks the run's processes (see endLeftovers)
 	return envList(env)
 }
 

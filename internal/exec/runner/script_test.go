@@ -76,7 +76,7 @@ func TestScripts(t *testing.T) {
 			script:  "env | cut -d= -f1 | sort\n",
 			env:     map[string]string{"EXTRA": "1"},
 			want:    Result{Status: Success, ExitCode: 0},
-			wantOut: []string{"EXTRA", "HOME", "LANG", "PATH", "PWD", "PYTHONUNBUFFERED", "SEMAPHORED_VARS_FILE", "SHLVL", "TMPDIR", "_"},
+			wantOut: []string{"EXTRA", "HOME", "LANG", "PATH", "PWD", "PYTHONUNBUFFERED", "SEMAPHORED_RUN_DIR", "SEMAPHORED_VARS_FILE", "SHLVL", "TMPDIR", "_"},
 		},
 		{
 			name:   "entry outside repository",
@@ -234,8 +234,9 @@ func TestLingeringGrandchild(t *testing.T) {
 		t.Errorf("got run time %s, want about the grace", took)
 	}
 	out := sink.output()
-	if len(out) != 2 || out[0] != "main" || !strings.HasPrefix(out[1], "output still open 300ms after the process exited") {
-		t.Errorf("got output %q, want main and a line about the open output", out)
+	if len(out) != 3 || out[0] != "main" || !strings.HasPrefix(out[1], "output still open 300ms after the process exited") ||
+		out[2] != "killed 1 process(es) the job left running" {
+		t.Errorf("got output %q, want main, a line about the open output and one about the process killed", out)
 	}
 }
 

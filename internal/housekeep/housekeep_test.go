@@ -1,4 +1,4 @@
-package exec
+package housekeep
 
 import (
 	"context"
@@ -11,11 +11,13 @@ import (
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/task"
 )
 
 // housekeepState returns a real state file holding 105 invalid revisions
 // (and their events) recorded 60 days ago, one recorded an hour ago, one
-// webhook delivery id seen 60 days ago and one seen an hour ago.
+// webhook delivery id seen 60 days ago and one seen an hour ago, and a
+// report delivered 60 days ago.
 func housekeepState(t *testing.T) *state.Store {
 	t.Helper()
 	var (
@@ -50,6 +52,17 @@ func housekeepState(t *testing.T) *state.Store {
 	if _, err := st.SeenDelivery(ctx, "github", "old"); err != nil {
 		t.Fatal(err)
 	}
+	// A commit status delivered 60 days ago: its delivered marker.
+	if err := st.EnqueueOutbox(ctx, state.OutboxEntry{Kind: state.OutboxCommitStatus, Target: "github:acme/site@abc#semaphored/p/t", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	due, err := st.DueOutbox(ctx, now, 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due outbox: %v %v", due, err)
+	}
+	if err := st.AckOutbox(ctx, due[0].Seq); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 105 {
 		if err := st.RecordInvalidRevision(ctx, state.Revision{ID: fmt.Sprintf("old%03d", i), Source: "test", Errors: []string{"bad"}}); err != nil {
 			t.Fatal(err)
@@ -70,17 +83,16 @@ func TestHousekeep(t *testing.T) {
 		want       Pruned
 		wantEvents int
 	}{
-		{"keep_days 0 keeps 30 days of events", 0, Pruned{Events: 105, Revisions: 6, Deliveries: 1}, 1},
+		{"keep_days 0 keeps 30 days of events", 0, Pruned{Events: 105, Revisions: 6, Deliveries: 1, Outbox: 1}, 1},
 		{"keep_days 90 keeps the 60-day-old events", 90, Pruned{Revisions: 6, Deliveries: 1}, 106},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := housekeepState(t)
-			cfg := testConfig(t.TempDir())
-			cfg.Settings.Retention = config.Retention{KeepDays: tt.keepDays}
-			e := New(Options{Store: st, Config: &fakeConfig{cfg: cfg}})
+			cfg := &config.Config{Settings: config.Settings{Retention: config.Retention{KeepDays: tt.keepDays}}}
+			h := New(Options{Store: st, Policy: func() Policy { return PolicyOf(cfg) }})
 			ctx := context.Background()
-			got, err := e.Housekeep(ctx)
+			got, err := h.Pass(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,8 +110,8 @@ func TestHousekeep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(revs) != keepRevisions {
-				t.Errorf("got %d revisions left, want %d", len(revs), keepRevisions)
+			if len(revs) != KeepRevisions {
+				t.Errorf("got %d revisions left, want %d", len(revs), KeepRevisions)
 			}
 			if last, ok, err := st.LastRevision(ctx); err != nil || !ok || last.ID != "new" {
 				t.Errorf("last revision: got %q %v %v, want new", last.ID, ok, err)
@@ -108,7 +120,7 @@ func TestHousekeep(t *testing.T) {
 				t.Errorf("recent delivery: got seen %v (%v), want it remembered", seen, err)
 			}
 			// A second pass finds nothing more.
-			if again, err := e.Housekeep(ctx); err != nil || again != (Pruned{}) {
+			if again, err := h.Pass(ctx); err != nil || again != (Pruned{}) {
 				t.Errorf("second pass: got %+v, %v, want nothing pruned", again, err)
 			}
 		})
@@ -134,15 +146,15 @@ func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
 func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
 
-// The retention loop of Run housekeeps and logs what it pruned.
+// Run housekeeps after its delay and logs what it pruned.
 func TestRunHousekeepsAndLogs(t *testing.T) {
 	st := housekeepState(t)
 	h := &recordHandler{msg: "housekeeping pruned the state", ch: make(chan slog.Record, 1)}
-	e := New(Options{Store: st, Config: &fakeConfig{cfg: testConfig(t.TempDir())}, Logger: slog.New(h),
-		PruneDelay: time.Millisecond, PruneEvery: time.Hour})
+	hk := New(Options{Store: st, Policy: func() Policy { return PolicyOf(&config.Config{}) }, Logger: slog.New(h),
+		Delay: time.Millisecond, Every: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
+	go func() { done <- hk.Run(ctx) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -152,7 +164,7 @@ func TestRunHousekeepsAndLogs(t *testing.T) {
 	var r slog.Record
 	select {
 	case r = <-h.ch:
-	case <-time.After(waitFor):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no housekeeping log record")
 	}
 	got := map[string]int64{}
@@ -160,10 +172,58 @@ func TestRunHousekeepsAndLogs(t *testing.T) {
 		got[a.Key] = a.Value.Int64()
 		return true
 	})
-	want := map[string]int64{"tasks": 0, "events": 105, "revisions": 6, "deliveries": 1}
+	want := map[string]int64{"tasks": 0, "events": 105, "revisions": 6, "deliveries": 1, "outbox": 1}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("log attr %s: got %d, want %d (record %v)", k, got[k], v, got)
+		}
+	}
+}
+
+func TestPolicyOf(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		name string
+		cfg  *config.Config
+		want Policy
+	}{
+		{"no config", nil, Policy{EventsMaxAge: 30 * day, KeepRevisions: 100, DeliveriesMaxAge: state.DeliveryTTL, OutboxMaxAge: 30 * day}},
+		{"no retention", &config.Config{}, Policy{EventsMaxAge: 30 * day, KeepRevisions: 100, DeliveriesMaxAge: state.DeliveryTTL, OutboxMaxAge: 30 * day}},
+		{"keep_tasks and keep_days", &config.Config{Settings: config.Settings{Retention: config.Retention{KeepTasks: 5, KeepDays: 90}}},
+			Policy{Tasks: state.Retention{KeepTasks: 5, MaxAge: 90 * day}, EventsMaxAge: 90 * day, KeepRevisions: 100, DeliveriesMaxAge: state.DeliveryTTL, OutboxMaxAge: 90 * day}},
+	}
+	for _, tt := range tests {
+		if got := PolicyOf(tt.cfg); got != tt.want {
+			t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestRetention keeps the newest terminal tasks of each template.
+func TestRetention(t *testing.T) {
+	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	var ids []uint64
+	for range 5 {
+		tk, err := st.CreateTask(ctx, state.Task{Request: task.Request{Project: "p", Template: "a"}, Status: state.StatusSuccess, Ended: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tk.ID)
+	}
+	cfg := &config.Config{Settings: config.Settings{Retention: config.Retention{KeepTasks: 2}}}
+	got, err := New(Options{Store: st, Policy: func() Policy { return PolicyOf(cfg) }}).Pass(ctx)
+	if err != nil || got.Tasks != 3 {
+		t.Fatalf("Pass: got %+v, %v, want 3 tasks pruned", got, err)
+	}
+	for i, id := range ids {
+		_, err := st.Task(ctx, id)
+		if kept := err == nil; kept != (i >= 3) {
+			t.Errorf("task %d: kept %v, want %v", id, kept, i >= 3)
 		}
 	}
 }
