@@ -321,7 +321,7 @@ func TestFaultKill9BusyRun(t *testing.T) {
 		if len(leftovers) == 0 {
 			return
 		}
-		waitUntil(t, fmt.Sprintf("the jobs a killed daemon left running (%v) to be ended", leftovers), 10*time.Second, func() bool {
+		testenv.WaitFor(t, fmt.Sprintf("the jobs a killed daemon left running (%v) to be ended", leftovers), 10*time.Second, func() bool {
 			now := jobProcesses(r.data)
 			for pid, id := range leftovers {
 				if now[pid] == id {
@@ -453,7 +453,7 @@ func TestFaultKill9BusyRun(t *testing.T) {
 	}
 	if statuses {
 		var missing []string
-		waitUntil(t, "every pushed task's final status at the forge", 30*time.Second, func() bool {
+		testenv.WaitFor(t, "every pushed task's final status at the forge", 30*time.Second, func() bool {
 			missing = missing[:0]
 			for _, tk := range tasks {
 				if tk.deliveryID() == "" {
@@ -531,7 +531,7 @@ func TestFaultSecondDaemon(t *testing.T) {
 	cfg := configDir(t, busyFiles())
 	d := startDaemon(t, cfg, "", "--log-level", "info")
 	running := d.create("busy", "chatty", "{}")
-	waitUntil(t, "the chatty task to print", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the chatty task to print", 10*time.Second, func() bool {
 		_, log := d.get(fmt.Sprintf("/api/v1/tasks/%d/log", running))
 		return strings.Contains(log, "chatty line 1\n")
 	})
@@ -705,7 +705,7 @@ func TestFaultConfigRepoUnreachable(t *testing.T) {
 		git.set(mode)
 		// A commit the daemon cannot see yet.
 		testenv.GitCommit(t, repo, map[string]string{"late.yaml": "project: late\nrepositories:\n  here:\n    url: .\ntemplates:\n  hello:\n    app: bash\n    repository: here\n    script: quick.sh\n"}, "add project late while the server is "+mode)
-		waitUntil(t, "sync errors while the server is "+mode, 10*time.Second, func() bool {
+		testenv.WaitFor(t, "sync errors while the server is "+mode, 10*time.Second, func() bool {
 			n, _ := scrapeMetric(t, d, `semaphored_config_syncs_total{result="error"}`)
 			return n >= errors0+2
 		})
@@ -737,7 +737,7 @@ func TestFaultConfigRepoUnreachable(t *testing.T) {
 	}
 
 	git.set("up")
-	waitUntil(t, "the new commit to be applied", 15*time.Second, func() bool {
+	testenv.WaitFor(t, "the new commit to be applied", 15*time.Second, func() bool {
 		code, _ := d.get("/api/v1/projects/late/templates")
 		return code == http.StatusOK
 	})
@@ -817,7 +817,7 @@ func TestFaultDiskFull(t *testing.T) {
 	limit(d.cmd.Process.Pid)
 	flood := d.create("disk", "flood", "{}")
 	var tk apiTask
-	waitUntil(t, "the flooding task to end", 60*time.Second, func() bool {
+	testenv.WaitFor(t, "the flooding task to end", 60*time.Second, func() bool {
 		_, body := d.get(fmt.Sprintf("/api/v1/tasks/%d", flood))
 		json.Unmarshal([]byte(body), &tk)
 		return terminal(tk.Status)
