@@ -24,6 +24,7 @@ import (
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec"
+	"github.com/semaphored/semaphored/internal/exec/runner"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/housekeep"
 	"github.com/semaphored/semaphored/internal/server"
@@ -52,7 +53,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	data := stringFlag(fs, "data", "data", "state directory: state.db, admin.token, work and cache directories")
 	listen := stringFlag(fs, "listen", "127.0.0.1:8080", "HTTP listen address")
 	publicURL := stringFlag(fs, "public-url", "", "URL people reach the daemon at, for links (default http://LISTEN)")
-	poll := fs.Duration("poll", durationEnv("SEMAPHORED_POLL"), "config poll interval (default 1m for git; a directory is watched) ($SEMAPHORED_POLL)")
+	poll := fs.Duration("poll", durationEnv("SEMAPHORED_POLL"), "config poll interval (default 1m for git, 30s for a directory, which is also watched) ($SEMAPHORED_POLL)")
 	ageIdentity := stringFlag(fs, "age-identity", "", "age identity file that decrypts {age: ...} secrets")
 	logLevel := stringFlag(fs, "log-level", "info", "debug, info, warn or error")
 	logFormat := stringFlag(fs, "log-format", "text", "text or json")
@@ -70,6 +71,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer release()
 	if *publicURL == "" {
 		*publicURL = "http://" + *listen
+	}
+	// Processes a job detaches from its process group are reparented to the
+	// daemon, which reaps and ends them with their task.
+	if err := runner.BecomeSubreaper(); err != nil {
+		logger.Warn("not a child subreaper: detached job processes are still ended, init reaps them", "err", err)
 	}
 	stopNow, stopWatching := watchSecondSignal(logger)
 	defer stopWatching()
