@@ -101,13 +101,16 @@ type apiTask struct {
 	Trigger  any       `json:"trigger"`
 }
 
-// deliveryID is the webhook delivery that created the task, "" for others.
-func (t apiTask) deliveryID() string {
-	if m, ok := t.Trigger.(map[string]any); ok {
-		id, _ := m["delivery_id"].(string)
-		return id
+// pushed reports whether a push webhook created the task (the API
+// gives the trigger's type as a string, or as the object's "type").
+func (t apiTask) pushed() bool {
+	switch tr := t.Trigger.(type) {
+	case string:
+		return tr == "push"
+	case map[string]any:
+		return tr["type"] == "push"
 	}
-	return ""
+	return false
 }
 
 func terminal(status string) bool {
@@ -390,15 +393,11 @@ func TestFaultKill9BusyRun(t *testing.T) {
 	}
 	tasks := waitAllTerminal(t, d, 45*time.Second)
 	byID := map[uint64]apiTask{}
-	byDelivery := map[string][]apiTask{}
 	for _, tk := range tasks {
 		if _, dup := byID[tk.ID]; dup {
 			t.Errorf("task %d listed twice", tk.ID)
 		}
 		byID[tk.ID] = tk
-		if id := tk.deliveryID(); id != "" {
-			byDelivery[id] = append(byDelivery[id], tk)
-		}
 	}
 	for id, tmpl := range r.acked {
 		tk, ok := byID[id]
@@ -407,20 +406,6 @@ func TestFaultKill9BusyRun(t *testing.T) {
 			t.Errorf("task %d (%s) was acknowledged and is lost", id, tmpl)
 		case tk.Template != tmpl:
 			t.Errorf("task %d: template %q, acknowledged as %q", id, tk.Template, tmpl)
-		}
-	}
-	for _, dv := range r.sent {
-		got := byDelivery[dv.id]
-		var names []string
-		for _, tk := range got {
-			names = append(names, tk.Template)
-			if tk.Commit != dv.sha {
-				t.Errorf("delivery %s: task %d at commit %s, pushed %s", dv.id, tk.ID, tk.Commit, dv.sha)
-			}
-		}
-		slices.Sort(names)
-		if !slices.Equal(names, pushTemplates) {
-			t.Errorf("delivery %s became tasks of %v, want exactly one each of %v", dv.id, names, pushTemplates)
 		}
 	}
 	var interrupted, succeeded int
@@ -456,7 +441,7 @@ func TestFaultKill9BusyRun(t *testing.T) {
 		testenv.WaitFor(t, "every pushed task's final status at the forge", 30*time.Second, func() bool {
 			missing = missing[:0]
 			for _, tk := range tasks {
-				if tk.deliveryID() == "" {
+				if !tk.pushed() {
 					continue
 				}
 				got := forge.states(tk.Commit, "semaphored/busy/"+tk.Template)
@@ -482,6 +467,66 @@ func TestFaultKill9BusyRun(t *testing.T) {
 		t.Errorf("job processes outlived the daemons: %v", left)
 	}
 	checkState(t, r.data)
+	r.checkDeliveries(t)
+}
+
+// checkDeliveries reads the stopped daemon's state file: every delivery
+// sent is recorded with exactly one task per template its push triggers,
+// at its commit, the tasks its acknowledgement named; and no other task
+// claims to come from it.
+func (r *busyRun) checkDeliveries(t *testing.T) {
+	t.Helper()
+	if len(r.sent) == 0 {
+		return
+	}
+	ctx := context.Background()
+	st, err := state.Open(filepath.Join(r.data, "state.db"), state.Options{LockTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	all, err := st.Tasks(ctx, state.TaskFilter{}, 0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDelivery := map[string]int{}
+	for _, tk := range all {
+		if id := tk.Trigger.DeliveryID; id != "" {
+			fromDelivery[id]++
+		}
+	}
+	for _, dv := range r.sent {
+		rec, tasks, err := st.Delivery(ctx, "github", dv.id)
+		if err != nil {
+			t.Errorf("delivery %s: %v", dv.id, err)
+			continue
+		}
+		var names []string
+		var ids []uint64
+		for _, tk := range tasks {
+			names = append(names, tk.Template)
+			ids = append(ids, tk.ID)
+			if tk.Commit != dv.sha {
+				t.Errorf("delivery %s: task %d at commit %s, pushed %s", dv.id, tk.ID, tk.Commit, dv.sha)
+			}
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, pushTemplates) || rec.Pending {
+			t.Errorf("delivery %s (pending %v) became tasks of %v, want exactly one each of %v", dv.id, rec.Pending, names, pushTemplates)
+		}
+		if n := fromDelivery[dv.id]; n != len(pushTemplates) {
+			t.Errorf("delivery %s: %d tasks in the state name it, want %d", dv.id, n, len(pushTemplates))
+		}
+		if answered := r.delivered[dv.id]; !slices.Equal(sorted(answered), sorted(ids)) {
+			t.Errorf("delivery %s: recorded tasks %v, the answer named %v", dv.id, ids, answered)
+		}
+	}
+}
+
+func sorted(ids []uint64) []uint64 {
+	s := slices.Clone(ids)
+	slices.Sort(s)
+	return s
 }
 
 // features says whether this tree's daemon takes forge webhooks (an
