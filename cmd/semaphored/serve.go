@@ -60,15 +60,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, *logLevel, *logFormat)
-	if err != nil {
-		return err
-	}
 	release, err := lockDataDir(*data)
 	if err != nil {
 		return err
 	}
 	defer release()
+	logger, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
 	if *publicURL == "" {
 		*publicURL = "http://" + *listen
 	}
