@@ -52,6 +52,7 @@ templates:
     app: bash
     repository: site
     script: pushed.sh
+    allow_overrides: [commit]
     triggers:
       push: {branches: [main]}
   pushed-too:

@@ -122,11 +122,15 @@ func request(ctx context.Context, method, url, token, body string) (*http.Respon
 	return http.DefaultClient.Do(req)
 }
 
+// taskSpec is a task to queue through the API: its template and the
+// request body.
+type taskSpec struct{ template, body string }
+
 // produce follows the logs of the chatty tasks acknowledged earlier (a
 // killed daemon's waiting tasks run on this one), then queues tasks of the
 // given templates one after another, 40 ms apart, until ctx ends or the
 // daemon stops answering, and follows the log of each chatty one.
-func (r *busyRun) produce(ctx context.Context, d *daemon, templates []string, wg *sync.WaitGroup) {
+func (r *busyRun) produce(ctx context.Context, d *daemon, specs []taskSpec, wg *sync.WaitGroup) {
 	defer wg.Done()
 	r.mu.Lock()
 	for id, tmpl := range r.acked {
@@ -136,8 +140,9 @@ func (r *busyRun) produce(ctx context.Context, d *daemon, templates []string, wg
 		}
 	}
 	r.mu.Unlock()
-	for _, tmpl := range templates {
-		resp, err := request(ctx, "POST", d.url+"/api/v1/projects/busy/templates/"+tmpl+"/tasks", r.token, "{}")
+	for _, spec := range specs {
+		tmpl := spec.template
+		resp, err := request(ctx, "POST", d.url+"/api/v1/projects/busy/templates/"+tmpl+"/tasks", r.token, spec.body)
 		if err != nil {
 			return // the daemon died: this creation was not acknowledged
 		}
@@ -300,7 +305,8 @@ func TestFaultKill9BusyRun(t *testing.T) {
 	if !testing.Short() {
 		rounds = 5
 	}
-	site, shas := siteRepo(t, 10*rounds)
+	site, shas := siteRepo(t, 1+24*rounds)
+	next := 1 // the next unused commit of shas
 	forge, apiURL := newFakeGitHub(t, secret)
 	files := busyFiles()
 	files["forge.yaml"] = forgeConfig(site, apiURL)
@@ -330,28 +336,31 @@ func TestFaultKill9BusyRun(t *testing.T) {
 			hooks, statuses = features(t, d)
 		}
 		waitLeftovers() // the previous daemon's jobs end once this one has recovered
-		templates := make([]string, 8+rng.IntN(16))
-		for i := range templates {
-			templates[i] = []string{"chatty", "chatty", "quick", "pushed"}[rng.IntN(4)]
+		// Each task on the forge's repository gets a commit of its own, so
+		// that its statuses are told apart from the others'.
+		specs := make([]taskSpec, 8+rng.IntN(16))
+		for i := range specs {
+			specs[i] = taskSpec{[]string{"chatty", "chatty", "quick", "pushed"}[rng.IntN(4)], "{}"}
+			if specs[i].template == "pushed" {
+				specs[i].body = fmt.Sprintf(`{"commit":%q}`, shas[next])
+				next++
+			}
 		}
 		var pushes []delivery
 		for range 4 + rng.IntN(6) {
 			if !hooks {
 				break
 			}
-			i := len(r.sent) + len(pushes)
-			before := strings.Repeat("1", 40) // not read: no template filters on paths
-			if i > 0 {
-				before = shas[i-1]
-			}
-			pushes = append(pushes, delivery{id: fmt.Sprintf("fault-%d-%d", round, i), sha: shas[i], body: pushBody(t, before, shas[i])})
+			before := shas[next-1] // not read: no template filters on paths
+			pushes = append(pushes, delivery{id: fmt.Sprintf("fault-%d-%d", round, next), sha: shas[next], body: pushBody(t, before, shas[next])})
+			next++
 		}
 		r.sent = append(r.sent, pushes...)
 		killAfter := time.Duration(rng.IntN(1500)) * time.Millisecond
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go r.produce(ctx, d, templates, &wg)
+		go r.produce(ctx, d, specs, &wg)
 		go r.push(ctx, d, secret, pushes, &wg)
 		time.Sleep(killAfter) // the random kill point, not a wait for a condition
 		d.kill(syscall.SIGKILL)
