@@ -435,12 +435,14 @@ func TestFaultKill9BusyRun(t *testing.T) {
 	}
 	if statuses {
 		var missing []string
+		checked := 0
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			missing = missing[:0]
+			missing, checked = missing[:0], 0
 			for _, tk := range tasks {
 				if !slices.Contains(pushTemplates, tk.Template) || tk.Commit == "" {
 					continue // not on the forge's repository, or interrupted before its commit was known
 				}
+				checked++
 				got := forge.states(tk.Commit, "semaphored/busy/"+tk.Template)
 				if want := commitState(tk.Status); len(got) == 0 || got[len(got)-1] != want {
 					missing = append(missing, fmt.Sprintf("task %d (%s at %.12s): posted %v, want last %s", tk.ID, tk.Status, tk.Commit, got, want))
@@ -453,6 +455,7 @@ func TestFaultKill9BusyRun(t *testing.T) {
 		if len(missing) > 0 {
 			t.Errorf("after 30s, final statuses missing at the forge:\n%s", strings.Join(missing, "\n"))
 		}
+		t.Logf("final statuses of %d tasks checked at the forge", checked)
 		if forge.rejected > 0 {
 			t.Errorf("the forge refused %d statuses for their token", forge.rejected)
 		}
