@@ -205,7 +205,7 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"id": 1, "state": st.State, "context": st.Context, "target_url": st.TargetURL})
 }
 
-// last returns the states posted for sha and context.
+// states returns the states posted for sha and context.
 func (f *fakeGitHub) states(sha, context string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

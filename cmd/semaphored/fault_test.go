@@ -328,12 +328,11 @@ func TestFaultKill9BusyRun(t *testing.T) {
 			return true
 		})
 	}
-	var hooks, statuses bool
 	for round := range rounds {
 		d = startDaemon(t, cfg, r.data, "--log-level", "info")
 		r.token = d.token()
 		if round == 0 {
-			hooks, statuses = features(t, d)
+			requireForgeParts(t, d)
 		}
 		waitLeftovers() // the previous daemon's jobs end once this one has recovered
 		// Each task on the forge's repository gets a commit of its own, so
@@ -348,9 +347,6 @@ func TestFaultKill9BusyRun(t *testing.T) {
 		}
 		var pushes []delivery
 		for range 4 + rng.IntN(6) {
-			if !hooks {
-				break
-			}
 			before := shas[next-1] // not read: no template filters on paths
 			pushes = append(pushes, delivery{id: fmt.Sprintf("fault-%d-%d", round, next), sha: shas[next], body: pushBody(t, before, shas[next])})
 			next++
@@ -433,35 +429,9 @@ func TestFaultKill9BusyRun(t *testing.T) {
 			t.Errorf("task %d succeeded without its last line:\n%s", tk.ID, log)
 		}
 	}
-	if statuses {
-		var missing []string
-		checked := 0
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			missing, checked = missing[:0], 0
-			for _, tk := range tasks {
-				if !slices.Contains(pushTemplates, tk.Template) || tk.Commit == "" {
-					continue // not on the forge's repository, or interrupted before its commit was known
-				}
-				checked++
-				got := forge.states(tk.Commit, "semaphored/busy/"+tk.Template)
-				if want := commitState(tk.Status); len(got) == 0 || got[len(got)-1] != want {
-					missing = append(missing, fmt.Sprintf("task %d (%s at %.12s): posted %v, want last %s", tk.ID, tk.Status, tk.Commit, got, want))
-				}
-			}
-			if len(missing) == 0 || time.Now().After(deadline) {
-				break
-			}
-		}
-		if len(missing) > 0 {
-			t.Errorf("after 30s, final statuses missing at the forge:\n%s", strings.Join(missing, "\n"))
-		}
-		t.Logf("final statuses of %d tasks checked at the forge", checked)
-		if forge.rejected > 0 {
-			t.Errorf("the forge refused %d statuses for their token", forge.rejected)
-		}
-	}
-	t.Logf("%d tasks (%d acknowledged by the API, %d deliveries): %d succeeded, %d interrupted; %d logs followed; webhooks %v, statuses %v",
-		len(tasks), len(r.acked), len(r.sent), succeeded, interrupted, len(r.seen), hooks, statuses)
+	checkStatuses(t, forge, tasks)
+	t.Logf("%d tasks (%d acknowledged by the API, %d deliveries): %d succeeded, %d interrupted; %d logs followed",
+		len(tasks), len(r.acked), len(r.sent), succeeded, interrupted, len(r.seen))
 	if len(r.acked) == 0 {
 		t.Fatal("no task was acknowledged: the run was not busy")
 	}
@@ -534,31 +504,65 @@ func sorted(ids []uint64) []uint64 {
 	return s
 }
 
-// features says whether this tree's daemon takes forge webhooks (an
-// unsigned delivery is refused, not unknown: nothing is recorded) and
-// posts commit statuses (the outbox worker's metrics are there).
-func features(t *testing.T, d *daemon) (hooks, statuses bool) {
+// checkStatuses waits (30 s at most) until the last state the forge got
+// for each task on its repository is the task's final status, and fails
+// with the ones it did not get.
+func checkStatuses(t *testing.T, forge *fakeGitHub, tasks []apiTask) {
+	t.Helper()
+	var missing []string
+	checked := 0
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		missing, checked = missing[:0], 0
+		for _, tk := range tasks {
+			if !slices.Contains(pushTemplates, tk.Template) || tk.Commit == "" {
+				continue // not on the forge's repository, or interrupted before its commit was known
+			}
+			checked++
+			got := forge.states(tk.Commit, "semaphored/busy/"+tk.Template)
+			if want := commitState(tk.Status); len(got) == 0 || got[len(got)-1] != want {
+				missing = append(missing, fmt.Sprintf("task %d (%s at %.12s): posted %v, want last %s", tk.ID, tk.Status, tk.Commit, got, want))
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("after 30s, final statuses missing at the forge:\n%s", strings.Join(missing, "\n"))
+	}
+	t.Logf("final statuses of %d tasks checked at the forge", checked)
+	if checked == 0 {
+		t.Error("no task ran on the forge's repository: no status was checked")
+	}
+	forge.mu.Lock()
+	defer forge.mu.Unlock()
+	if forge.rejected > 0 {
+		t.Errorf("the forge refused %d statuses for their token", forge.rejected)
+	}
+}
+
+// requireForgeParts fails unless this daemon takes forge webhooks (an
+// unsigned delivery is refused, not unknown) and posts commit statuses
+// (the outbox worker's metrics are there): the rounds need both.
+func requireForgeParts(t *testing.T, d *daemon) {
 	t.Helper()
 	probe, err := http.Post(d.url+"/hooks/github", "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	probe.Body.Close()
-	hooks = probe.StatusCode != http.StatusNotFound
+	if probe.StatusCode == http.StatusNotFound {
+		t.Fatal("POST /hooks/github answers 404: the daemon does not take webhooks")
+	}
 	resp, err := http.Get(d.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	statuses = bytes.Contains(body, []byte("semaphored_outbox_delivered_total"))
-	if !hooks {
-		t.Fatal("POST /hooks/github answers 404: the daemon does not take webhooks")
+	if !bytes.Contains(body, []byte("semaphored_outbox_delivered_total")) {
+		t.Fatal("no semaphored_outbox_delivered_total in /metrics: the daemon does not deliver commit statuses")
 	}
-	if !statuses {
-		t.Logf("not in this tree yet: commit statuses (the rounds run without them)")
-	}
-	return hooks, statuses
 }
 
 // push sends the deliveries one after another, 60 ms apart, until ctx ends
