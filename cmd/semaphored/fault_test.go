@@ -284,7 +284,8 @@ func checkState(t *testing.T, data string) {
 // The run: tasks queued through the API every 40 ms, four running at once,
 // their logs followed live; signed GitHub push deliveries arriving every
 // 60 ms, each to run two templates at a commit of its own; commit statuses
-// going out to a GitHub API fake. Then, on a last daemon:
+// going out to a GitHub API fake; a new declaration file written into the
+// watched config directory at a random moment. Then, on a last daemon:
 //   - every delivery is sent again (as an operator redelivers the ones
 //     that failed): an acknowledged one answers with the same tasks, and
 //     every delivery has exactly one task per template it triggers;
@@ -293,6 +294,7 @@ func checkState(t *testing.T, data string) {
 //     started, with a message saying so; waiting tasks ran on a later
 //     daemon;
 //   - every line a follower saw is in the stored log, in order;
+//   - every config edit is active (none lost to a kill);
 //   - every final status of a task on the forge's repository (pushed, or
 //     queued through the API) reached the forge, as the last state
 //     posted for its commit and context;
@@ -353,19 +355,36 @@ func TestFaultKill9BusyRun(t *testing.T) {
 		}
 		r.sent = append(r.sent, pushes...)
 		killAfter := time.Duration(rng.IntN(1500)) * time.Millisecond
+		// A config change lands at a random moment too (the directory
+		// is watched): it may be applied, or be caught up with by the
+		// next daemon, never lost.
+		editAfter := time.Duration(rng.IntN(1500)) * time.Millisecond
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go r.produce(ctx, d, specs, &wg)
 		go r.push(ctx, d, secret, pushes, &wg)
+		edited := make(chan error, 1)
+		writeEdit := func() {
+			name := filepath.Join(cfg, fmt.Sprintf("extra-%d.yaml", round))
+			body := fmt.Sprintf("project: busy\ntemplates:\n  extra-%d:\n    app: bash\n    repository: here\n    script: quick.sh\n", round)
+			edited <- os.WriteFile(name, []byte(body), 0o644)
+		}
+		edit := time.AfterFunc(editAfter, writeEdit)
 		time.Sleep(killAfter) // the random kill point, not a wait for a condition
 		d.kill(syscall.SIGKILL)
 		cancel()
 		wg.Wait()
+		if edit.Stop() {
+			writeEdit() // the kill came first: the edit lands between two daemons
+		}
+		if err := <-edited; err != nil {
+			t.Fatal(err)
+		}
 		leftovers = jobProcesses(r.data)
 		r.mu.Lock()
-		t.Logf("round %d: killed after %s; so far %d tasks and %d of %d deliveries acknowledged; %d job processes outlived the daemon",
-			round, killAfter, len(r.acked), len(r.delivered), len(r.sent), len(leftovers))
+		t.Logf("round %d: config edit at %s, killed after %s; so far %d tasks and %d of %d deliveries acknowledged; %d job processes outlived the daemon",
+			round, editAfter, killAfter, len(r.acked), len(r.delivered), len(r.sent), len(leftovers))
 		r.mu.Unlock()
 	}
 
@@ -401,6 +420,16 @@ func TestFaultKill9BusyRun(t *testing.T) {
 			t.Errorf("task %d: template %q, acknowledged as %q", id, tk.Template, tmpl)
 		}
 	}
+	// Every config edit is active: none was lost to a kill.
+	testenv.WaitFor(t, "every config edit to be active", 10*time.Second, func() bool {
+		_, body := d.get("/api/v1/projects/busy/templates")
+		for round := range rounds {
+			if !strings.Contains(body, fmt.Sprintf(`"extra-%d"`, round)) {
+				return false
+			}
+		}
+		return true
+	})
 	var interrupted, succeeded int
 	for _, tk := range tasks {
 		switch tk.Status {
