@@ -67,6 +67,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
+	release, err := lockDataDir(*data)
+	if err != nil {
+		return err
+	}
+	defer release()
 	logger, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
