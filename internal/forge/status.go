@@ -55,16 +55,17 @@ type Status struct {
 	TargetURL   string `json:"target_url,omitempty"`
 }
 
-func (s Status) check() error {
+// check reports what makes s unpostable, as a *StatusError of forge.
+func (s Status) check(forge string) error {
 	if !s.State.Valid() {
-		return &StatusError{Message: fmt.Sprintf("unknown status state %q", s.State)}
+		return &StatusError{Forge: forge, Message: fmt.Sprintf("unknown status state %q", s.State)}
 	}
 	owner, name, ok := strings.Cut(s.Repo, "/")
 	if !ok || owner == "" || name == "" {
-		return &StatusError{Message: fmt.Sprintf("repository %q is not owner/name", s.Repo)}
+		return &StatusError{Forge: forge, Message: fmt.Sprintf("repository %q is not owner/name", s.Repo)}
 	}
 	if s.SHA == "" {
-		return &StatusError{Message: "no commit"}
+		return &StatusError{Forge: forge, Message: "no commit"}
 	}
 	return nil
 }
