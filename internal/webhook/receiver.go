@@ -190,6 +190,25 @@ func writeJSON(w http.ResponseWriter, code int, a Answer) {
 }
 
 // errAnswer writes an error answer.
+// admit answers a request that is not a POST, or that comes before any
+// configuration is active, setting *result to the metric's result; it
+// reports whether to go on with the active snapshot.
+func (r *Receiver) admit(w http.ResponseWriter, req *http.Request, result *string) (trigger.Snapshot, bool) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		errAnswer(w, http.StatusMethodNotAllowed, "bad request", "use POST")
+		*result = "bad_request"
+		return trigger.Snapshot{}, false
+	}
+	snap := r.snaps.Snapshot()
+	if snap.Config == nil {
+		errAnswer(w, http.StatusServiceUnavailable, "unavailable", "no configuration is active yet; retry later")
+		*result = "unavailable"
+		return trigger.Snapshot{}, false
+	}
+	return snap, true
+}
+
 func errAnswer(w http.ResponseWriter, code int, status, msg string) {
 	writeJSON(w, code, Answer{Status: status, Error: msg})
 }
@@ -281,16 +300,8 @@ func (r *Receiver) serveForge(w http.ResponseWriter, req *http.Request, t forge.
 	label := eventLabel(name)
 	result := "error"
 	defer func() { r.m.observe(source, label, result, r.now().Sub(start)) }()
-	if req.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		errAnswer(w, http.StatusMethodNotAllowed, "bad request", "use POST")
-		result = "bad_request"
-		return
-	}
-	snap := r.snaps.Snapshot()
-	if snap.Config == nil {
-		errAnswer(w, http.StatusServiceUnavailable, "unavailable", "no configuration is active yet; retry later")
-		result = "unavailable"
+	snap, ok := r.admit(w, req, &result)
+	if !ok {
 		return
 	}
 	body, ok := readBody(w, req, maxBody(snap.Config))
