@@ -22,6 +22,7 @@ import (
 	"github.com/semaphored/semaphored/internal/forge"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
 	"github.com/semaphored/semaphored/internal/trigger"
 )
 
@@ -62,15 +63,7 @@ type realStore struct {
 // closed when the test ends unless the test closes it first.
 func openStore(t testing.TB, path string) *realStore {
 	t.Helper()
-	if path == "" {
-		path = filepath.Join(t.TempDir(), "state.db")
-	}
-	s, err := state.Open(path, state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return &realStore{Store: s, t: t}
+	return &realStore{Store: statetest.Open(t, path, state.Options{}), t: t}
 }
 
 // allTasks lists every task, by id.
