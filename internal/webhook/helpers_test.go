@@ -22,8 +22,8 @@ import (
 	"github.com/semaphored/semaphored/internal/forge"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
-	"github.com/semaphored/semaphored/internal/testenv"
 	"github.com/semaphored/semaphored/internal/state/statetest"
+	"github.com/semaphored/semaphored/internal/testenv"
 	"github.com/semaphored/semaphored/internal/trigger"
 )
 
