@@ -86,7 +86,7 @@ func truncate(s string, n int) string {
 // StatusError is a commit status the forge did not accept. It never holds
 // the token: Message is the forge's own message, or ours.
 type StatusError struct {
-	// Forge is "github", "gitlab" or "gitea"; empty for a status refused
+	// Forge is "github", "gitlab" or "gitea", also for a status refused
 	// before any request was sent.
 	Forge string
 	// Code is the HTTP status code, 0 when there was no response.

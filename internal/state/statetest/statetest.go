@@ -9,6 +9,9 @@
 // contract takes them (Created, Ended, Received, NextAttempt, the cutoffs
 // of the Prune methods), so an implementation needs no fake clock. Each
 // test opens its own empty store.
+//
+// Open is for the tests of other packages: a real BoltDB store in the
+// test's temporary directory, closed when the test ends.
 package statetest
 
 import (
