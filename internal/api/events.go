@@ -144,13 +144,9 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request, p *principa
 			return errorf(http.StatusBadRequest, "bad after %q: want an event sequence number", v)
 		}
 	}
-	limit := DefaultPageSize
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return errorf(http.StatusBadRequest, "bad limit %q: want 1 to %d", v, MaxPageSize)
-		}
-		limit = n
+	limit, err := pageLimit(q)
+	if err != nil {
+		return err
 	}
 	out := make([]state.Event, 0, limit)
 	tasks := map[uint64]string{}
