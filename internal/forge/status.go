@@ -125,21 +125,6 @@ func (e *StatusError) Error() string {
 
 func (e *StatusError) Unwrap() error { return e.Err }
 
-// Classify says whether err, returned by a status client, is worth a retry
-// and after how long the forge asked to wait (zero: the caller's backoff
-// decides). Errors that are not a *StatusError are treated as transport
-// errors: retryable.
-func Classify(err error) (retry bool, after time.Duration) {
-	if err == nil {
-		return false, 0
-	}
-	var se *StatusError
-	if errors.As(err, &se) {
-		return se.Retryable, se.RetryAfter
-	}
-	return true, 0
-}
-
 // httpStatusError classifies a non-2xx response: 5xx, 429 and 408 are
 // retryable, and so is a 403 that says the rate limit is spent; other 4xx
 // are final.
