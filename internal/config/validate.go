@@ -371,7 +371,7 @@ func (l *loader) validateTemplate(p *Project, path string, t *Template) {
 			l.relPath(t.Terraform, t.Pos, path+".terraform", "var_files", f)
 		}
 	}
-	l.validateTriggers(p, path+".triggers", t)
+	l.validateTriggers(path+".triggers", t)
 	if !l.required(t, t.Pos, path, "app", t.App != "", " (ansible, terraform, tofu, bash, python or powershell)") {
 		return
 	}
@@ -411,7 +411,10 @@ func (l *loader) validateTemplate(p *Project, path string, t *Template) {
 	}
 }
 
-func (l *loader) validateTriggers(p *Project, path string, t *Template) {
+// validateTriggers checks the triggers of template t at path: the globs
+// of push and pull_request, and the schedule trigger's cron and timezone
+// (defaulting its timezone, overlap and catch-up).
+func (l *loader) validateTriggers(path string, t *Template) {
 	tr := &t.Triggers
 	globs := func(obj any, tp, field string, pats []string) {
 		for i, g := range pats {
