@@ -31,7 +31,7 @@ func (c *Cache) ChangedPaths(ctx context.Context, url string, auth Auth, from, t
 			err = invalidf("%s is not a git repository: no history to diff", r.redacted)
 		}
 		if err != nil {
-			return nil, wrapOp("diff", r, nil, err)
+			return nil, wrapOp("diff", r, err)
 		}
 		out, err := changedPaths(lr, func(rev string) (*object.Commit, error) {
 			if isFullSHA(rev) {
@@ -43,7 +43,7 @@ func (c *Cache) ChangedPaths(ctx context.Context, url string, auth Auth, from, t
 			}
 			return localBranchCommit(lr, rev)
 		}, from, to)
-		return out, wrapOp("diff", r, nil, err)
+		return out, wrapOp("diff", r, err)
 	}
 	var out []string
 	err = c.withRepo(ctx, "diff", r, auth, func(ctx context.Context, op *operation) error {
