@@ -107,6 +107,8 @@ func jsonReason(err error) string {
 	return err.Error()
 }
 
+// commitFiles holds the file lists of one listed commit; a list the
+// forge left out is nil.
 type commitFiles struct {
 	Added    *[]string `json:"added"`
 	Modified *[]string `json:"modified"`
