@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/semaphored/semaphored/internal/api/apitest"
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
 
@@ -23,11 +23,7 @@ func TestCmdEvents(t *testing.T) {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
-	s, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := statetest.Open(t, "", state.Options{})
 	apply := func(i int) {
 		rev := state.Revision{ID: fmt.Sprintf("rev%d", i), Source: "test", Valid: true, Seen: time.Now()}
 		op := state.OpCreate

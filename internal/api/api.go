@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -73,9 +74,10 @@ const DefaultStreamWriteTimeout = 30 * time.Second
 
 // Limits of the API.
 const (
-	// DefaultPageSize is the number of tasks a list answers without ?limit.
+	// DefaultPageSize is the number of items (tasks, events, failed
+	// outbox entries) a list answers without ?limit.
 	DefaultPageSize = 50
-	// MaxPageSize is the largest ?limit of a task list.
+	// MaxPageSize is the largest ?limit of a list.
 	MaxPageSize = 1000
 	// logBatch is how many log lines are read from the store at a time.
 	logBatch = 1000
@@ -263,4 +265,18 @@ func (s *statusWriter) code() string {
 		return "200"
 	}
 	return strconv.Itoa(s.status)
+}
+
+// pageLimit is the ?limit= of a list request: DefaultPageSize when absent,
+// else 1 to MaxPageSize.
+func pageLimit(q url.Values) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return DefaultPageSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxPageSize {
+		return 0, errorf(http.StatusBadRequest, "bad limit %q: want 1 to %d", v, MaxPageSize)
+	}
+	return n, nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
 )
 
 // bigVars returns vars of about size bytes of JSON: string values of
@@ -35,11 +35,7 @@ func bigVars(size int) map[string]any {
 // without the vars limit could have.
 func storeWithBigTasks(t testing.TB, n, varsSize int) *state.Store {
 	t.Helper()
-	s, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatalf("open state: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := statetest.Open(t, "", state.Options{})
 	vars := bigVars(varsSize)
 	for i := range n {
 		p := "web"

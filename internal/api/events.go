@@ -85,38 +85,40 @@ func (h *Handler) projectsOf(ctx context.Context, e state.Event, tasks map[uint6
 	return out
 }
 
-func (h *Handler) eventMatches(ctx context.Context, e state.Event, f eventFilter, p *principal, tasks map[uint64]string) (bool, error) {
+// eventMatches reports whether e passes filter f and may be shown to p;
+// tasks caches the projects of the tasks looked up so far.
+func (h *Handler) eventMatches(ctx context.Context, e state.Event, f eventFilter, p *principal, tasks map[uint64]string) bool {
 	if len(f.types) > 0 && !slices.Contains(f.types, string(e.Type)) {
-		return false, nil
+		return false
 	}
 	if f.source != "" && e.Source != f.source {
-		return false, nil
+		return false
 	}
 	if f.delivery != "" && e.Delivery != f.delivery {
-		return false, nil
+		return false
 	}
 	if f.task != 0 && e.TaskID != f.task && !slices.Contains(e.TaskIDs, f.task) {
-		return false, nil
+		return false
 	}
 	if f.project == "" && p.projects == nil {
-		return true, nil
+		return true
 	}
 	projects := h.projectsOf(ctx, e, tasks)
 	if f.project != "" && !slices.Contains(projects, f.project) {
-		return false, nil
+		return false
 	}
 	// A token limited to projects sees the events of those projects only.
 	if p.projects != nil {
 		if len(projects) == 0 {
-			return false, nil
+			return false
 		}
 		for _, pr := range projects {
 			if !p.project(pr) {
-				return false, nil
+				return false
 			}
 		}
 	}
-	return true, nil
+	return true
 }
 
 // listEvents answers a JSON array of events, oldest first from ?after=SEQ
@@ -144,13 +146,9 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request, p *principa
 			return errorf(http.StatusBadRequest, "bad after %q: want an event sequence number", v)
 		}
 	}
-	limit := DefaultPageSize
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return errorf(http.StatusBadRequest, "bad limit %q: want 1 to %d", v, MaxPageSize)
-		}
-		limit = n
+	limit, err := pageLimit(q)
+	if err != nil {
+		return err
 	}
 	out := make([]state.Event, 0, limit)
 	tasks := map[uint64]string{}
@@ -167,11 +165,7 @@ scan:
 				break scan
 			}
 			cursor = e.Seq
-			ok, err := h.eventMatches(r.Context(), e, f, p, tasks)
-			if err != nil {
-				return err
-			}
-			if ok {
+			if h.eventMatches(r.Context(), e, f, p, tasks) {
 				out = append(out, e)
 			}
 		}

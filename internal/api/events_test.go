@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,17 +14,14 @@ import (
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/api/apitest"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
 )
 
 // eventsStore opens a real state whose event log holds, per revision, one
 // config event for each of the projects web and db, and the revision's.
 func eventsStore(t *testing.T, revisions int) *state.Store {
 	t.Helper()
-	s, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := statetest.Open(t, "", state.Options{})
 	for i := range revisions {
 		rev := state.Revision{ID: fmt.Sprintf("rev%03d", i), Source: "test", Valid: true, Seen: time.Now()}
 		op := state.OpCreate

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/semaphored/semaphored/internal/config"
@@ -55,13 +54,9 @@ func (h *Handler) outbox(w http.ResponseWriter, r *http.Request, p *principal) e
 	if !ok {
 		return errorf(http.StatusNotImplemented, "this daemon's store has no outbox")
 	}
-	limit := DefaultPageSize
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return errorf(http.StatusBadRequest, "bad limit %q: want 1 to %d", v, MaxPageSize)
-		}
-		limit = n
+	limit, err := pageLimit(r.URL.Query())
+	if err != nil {
+		return err
 	}
 	pending, err := or.PendingOutbox(r.Context())
 	if err != nil {

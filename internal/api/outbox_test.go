@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/api/apitest"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
 )
 
 // TestOutbox: GET /api/v1/outbox answers the pending count and the failed
@@ -21,11 +21,7 @@ import (
 // admin token for every project only.
 func TestOutbox(t *testing.T) {
 	ctx := context.Background()
-	s, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := statetest.Open(t, "", state.Options{})
 	now := time.Now()
 	for _, target := range []string{"github:acme/site@a#semaphored/web/deploy", "github:acme/site@b#semaphored/web/deploy", "slack:web/ops"} {
 		e := state.OutboxEntry{Kind: state.OutboxCommitStatus, Target: target, TaskID: 7, Status: state.StatusFailure,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/api/apitest"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
 	"github.com/semaphored/semaphored/internal/task"
 )
 
@@ -21,11 +21,7 @@ import (
 // over two projects; task 1 has a log of logLines lines.
 func openStore(t testing.TB, n, logLines int) *state.Store {
 	t.Helper()
-	s, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatalf("open state: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := statetest.Open(t, "", state.Options{})
 	ctx := context.Background()
 	for i := range n {
 		p, tpl := "web", "deploy"

@@ -176,13 +176,9 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		before = b
 	}
-	limit := DefaultPageSize
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return errorf(http.StatusBadRequest, "bad limit %q: want 1 to %d", v, MaxPageSize)
-		}
-		limit = n
+	limit, err := pageLimit(q)
+	if err != nil {
+		return err
 	}
 	if f.Project != "" {
 		if err := p.checkProject(f.Project); err != nil {

@@ -1,6 +1,6 @@
 // Package client is the Go client of the semaphored HTTP API (package
-// api): projects, templates, tasks, task actions and logs. The CLI task
-// commands use it; scripts in Go may too.
+// api): projects, templates, tasks, task actions, logs and the event log.
+// The CLI's task and events commands use it; scripts in Go may too.
 //
 // A Client is safe for concurrent use. Every call takes a context that
 // bounds it; a followed log lasts until the task ends or the context does,

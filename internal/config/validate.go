@@ -233,27 +233,43 @@ func (l *loader) validateRepository(p *Project, path string, r *Repository) {
 	}
 	if f := r.Forge; f != nil {
 		fp := path + ".forge"
-		if !l.required(f, f.Pos, fp, "type", f.Type != "", " (github, gitlab or gitea)") {
+		if !l.validateForge(f, fp) {
 			return
 		}
-		if f.APIURL == "" {
-			if f.Type == ForgeGitHub {
-				f.APIURL = "https://api.github.com"
-			} else {
-				l.errs.add(f.Pos, fp+".api_url", "missing required key \"api_url\" for a %s forge", f.Type)
-			}
-		} else if u, err := url.Parse(f.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			l.errs.add(l.at(f, "api_url", f.Pos), fp+".api_url", "invalid api_url %q: must be an http(s) URL", f.APIURL)
-		}
 		if f.Repo != "" {
-			if strings.Count(f.Repo, "/") < 1 || strings.HasPrefix(f.Repo, "/") || strings.HasSuffix(f.Repo, "/") {
-				l.errs.add(l.at(f, "repo", f.Pos), fp+".repo", "invalid repo %q: write owner/name", f.Repo)
-			}
+			l.forgeRepo(f, fp)
 		} else if kind != URLInvalid {
 			if f.Repo = r.ForgeRepo(); f.Repo == "" {
 				l.errs.add(f.Pos, fp+".repo", "missing key \"repo\": cannot derive owner/name from url %q", r.URL)
 			}
 		}
+	}
+}
+
+// validateForge checks the type and api_url of the forge block f at path,
+// defaulting GitHub's api_url. It reports false when the type is missing
+// and nothing else can be checked.
+func (l *loader) validateForge(f *Forge, path string) bool {
+	if !l.required(f, f.Pos, path, "type", f.Type != "", " (github, gitlab or gitea)") {
+		return false
+	}
+	if f.APIURL == "" {
+		if f.Type == ForgeGitHub {
+			f.APIURL = "https://api.github.com"
+		} else {
+			l.errs.add(f.Pos, path+".api_url", "missing required key \"api_url\" for a %s forge", f.Type)
+		}
+	} else if u, err := url.Parse(f.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		l.errs.add(l.at(f, "api_url", f.Pos), path+".api_url", "invalid api_url %q: must be an http(s) URL", f.APIURL)
+	}
+	return true
+}
+
+// forgeRepo checks that the repo of the forge block f at path, when set,
+// is owner/name.
+func (l *loader) forgeRepo(f *Forge, path string) {
+	if f.Repo != "" && (strings.Count(f.Repo, "/") < 1 || strings.HasPrefix(f.Repo, "/") || strings.HasSuffix(f.Repo, "/")) {
+		l.errs.add(l.at(f, "repo", f.Pos), path+".repo", "invalid repo %q: write owner/name", f.Repo)
 	}
 }
 
@@ -355,7 +371,7 @@ func (l *loader) validateTemplate(p *Project, path string, t *Template) {
 			l.relPath(t.Terraform, t.Pos, path+".terraform", "var_files", f)
 		}
 	}
-	l.validateTriggers(p, path+".triggers", t)
+	l.validateTriggers(path+".triggers", t)
 	if !l.required(t, t.Pos, path, "app", t.App != "", " (ansible, terraform, tofu, bash, python or powershell)") {
 		return
 	}
@@ -395,7 +411,10 @@ func (l *loader) validateTemplate(p *Project, path string, t *Template) {
 	}
 }
 
-func (l *loader) validateTriggers(p *Project, path string, t *Template) {
+// validateTriggers checks the triggers of template t at path: the globs
+// of push and pull_request, and the schedule trigger's cron and timezone
+// (defaulting its timezone, overlap and catch-up).
+func (l *loader) validateTriggers(path string, t *Template) {
 	tr := &t.Triggers
 	globs := func(obj any, tp, field string, pats []string) {
 		for i, g := range pats {

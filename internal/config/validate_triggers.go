@@ -1,9 +1,7 @@
 package config
 
 import (
-	"net/url"
 	"regexp"
-	"strings"
 )
 
 // This file validates the trigger settings: settings.config_repo,
@@ -39,24 +37,13 @@ func (l *loader) validateTriggerSettings(s *Settings) {
 	}
 	f := cr.Forge
 	fp := p + ".forge"
-	if !l.required(f, f.Pos, fp, "type", f.Type != "", " (github, gitlab or gitea)") {
+	if !l.validateForge(f, fp) {
 		return
 	}
-	if f.APIURL == "" {
-		if f.Type == ForgeGitHub {
-			f.APIURL = "https://api.github.com"
-		} else {
-			l.errs.add(f.Pos, fp+".api_url", "missing required key \"api_url\" for a %s forge", f.Type)
-		}
-	} else if u, err := url.Parse(f.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		l.errs.add(l.at(f, "api_url", f.Pos), fp+".api_url", "invalid api_url %q: must be an http(s) URL", f.APIURL)
-	}
-	switch {
-	case f.Repo == "":
+	if f.Repo == "" {
 		l.errs.add(f.Pos, fp+".repo", "missing required key \"repo\" (owner/name of the config repository)")
-	case strings.Count(f.Repo, "/") < 1 || strings.HasPrefix(f.Repo, "/") || strings.HasSuffix(f.Repo, "/"):
-		l.errs.add(l.at(f, "repo", f.Pos), fp+".repo", "invalid repo %q: write owner/name", f.Repo)
 	}
+	l.forgeRepo(f, fp)
 }
 
 // validateMatcherOp checks that a matcher uses one operator and that a

@@ -144,22 +144,6 @@ func (h *harness) expectActive(t testing.TB, n int) {
 	}
 }
 
-// waitGone waits until task id has left the scheduler (slots released).
-func (h *harness) waitGone(t testing.TB, id uint64) {
-	t.Helper()
-	h.e.mu.Lock()
-	r := h.e.active[id]
-	h.e.mu.Unlock()
-	if r == nil {
-		return
-	}
-	select {
-	case <-r.done:
-	case <-time.After(waitFor):
-		t.Fatalf("task %d still active", id)
-	}
-}
-
 func (r *fakeRun) end(s runner.Status) { r.result <- runner.Result{Status: s, ExitCode: 0} }
 
 type harness struct {

@@ -407,43 +407,6 @@ func decryptKey(pemKey []byte, passphrase string) ([]byte, error) {
 	return pem.EncodeToMemory(block), nil
 }
 
-// gitAuth resolves the credentials of a repository's key.
-func gitAuth(p *config.Project, repo *config.Repository, sec *secrets) (gitcache.Auth, error) {
-	var auth gitcache.Auth
-	if repo.Key == "" {
-		return auth, nil
-	}
-	k := p.Keys[repo.Key]
-	if k == nil {
-		return auth, fmt.Errorf("key %s of repository %s is not declared", repo.Key, repo.Name)
-	}
-	var err error
-	switch k.Type {
-	case config.KeySSH:
-		var key string
-		if key, err = sec.resolve("private_key of key "+k.Name, k.PrivateKey); err != nil {
-			return auth, err
-		}
-		auth.SSHKey = []byte(key)
-		if auth.SSHPassphrase, err = sec.resolve("passphrase of key "+k.Name, k.Passphrase); err != nil {
-			return auth, err
-		}
-		auth.SSHUser = k.User
-		auth.KnownHostsFile = k.KnownHosts
-		auth.InsecureIgnoreHostKey = k.InsecureIgnoreHostKey
-	case config.KeyLoginPassword:
-		auth.Username = k.Login
-		if auth.Password, err = sec.resolve("password of key "+k.Name, k.Password); err != nil {
-			return auth, err
-		}
-	case config.KeyToken:
-		if auth.Token, err = sec.resolve("token of key "+k.Name, k.Token); err != nil {
-			return auth, err
-		}
-	}
-	return auth, nil
-}
-
 // checkout writes the repository at sha (or the head of branch) into dst
 // and returns the commit. A relative local path resolves against root,
 // the root of the config revision the task runs with. A local path that
@@ -461,7 +424,7 @@ func (e *Engine) checkout(ctx context.Context, root string, p *config.Project, r
 	// Git credentials fetch the code and never reach the job: a fork's
 	// task fetches with them too. They are masked all the same.
 	gsec := &secrets{r: sec.r}
-	auth, err := gitAuth(p, repo, gsec)
+	auth, err := gitcache.RepositoryAuth(p, repo, gsec.resolve)
 	sec.values = append(sec.values, gsec.values...)
 	if err != nil {
 		return "", fmt.Errorf("repository %s: %w", repo.Name, err)

@@ -1,10 +1,10 @@
 // Package forge knows the three forges semaphored talks to: GitHub, GitLab
 // and Gitea (Forgejo speaks Gitea's dialect).
 //
-// The event side (this file's neighbours event.go, parse*.go, signature.go)
-// turns a webhook request into one normalised Event: which repository, which
-// ref, which commits and files, which pull request and whether it comes from
-// a fork. It authenticates the request first with the forge's own scheme:
+// The event side (event.go, parse.go, signature.go and one file per forge:
+// github.go, gitlab.go, gitea.go) turns a webhook request into one
+// normalised Event: which repository, which ref, which commits and files,
+// which pull request and whether it comes from a fork. It authenticates the request first with the forge's own scheme:
 // GitHub's X-Hub-Signature-256 (HMAC-SHA256; the SHA-1 X-Hub-Signature is
 // refused), GitLab's X-Gitlab-Token (a shared token), Gitea's
 // X-Gitea-Signature (hex HMAC-SHA256). Every comparison is constant time and
@@ -15,5 +15,10 @@
 // receiver can answer 400 with the reason.
 //
 // The status side (status*.go) posts commit statuses through each forge's
-// API.
+// API: GitHubStatus through go-github, GitLabStatus and GiteaStatus as
+// plain JSON requests. Each call makes one attempt; a failure is a
+// *StatusError that says whether a retry may help and how long the forge
+// asked to wait (Retry-After, a rate limit's reset), and never carries the
+// token. Retrying is the caller's job (the outbox worker in
+// internal/report).
 package forge

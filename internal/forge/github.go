@@ -1,9 +1,6 @@
 package forge
 
-import (
-	"encoding/json"
-	"errors"
-)
+import "encoding/json"
 
 // GitHubMaxCommits is how many commits a GitHub push payload lists at most.
 const GitHubMaxCommits = 20
@@ -22,7 +19,69 @@ type ghRef struct {
 	Repo *ghRepo `json:"repo"`
 }
 
-func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
+// ghPullRequest is the pull_request object of a GitHub or Gitea payload
+// (Gitea copies GitHub's shape).
+type ghPullRequest struct {
+	Number int    `json:"number"`
+	Draft  bool   `json:"draft"`
+	Merged bool   `json:"merged"`
+	Head   *ghRef `json:"head"`
+	Base   *ghRef `json:"base"`
+}
+
+// githubActions maps GitHub's pull_request actions to PRAction; any other
+// is PROther.
+var githubActions = map[string]PRAction{
+	"opened":           PROpened,
+	"synchronize":      PRUpdated,
+	"reopened":         PRReopened,
+	"ready_for_review": PRReady,
+	"closed":           PRClosed,
+}
+
+// pullRequest validates a GitHub-shaped pull_request object of repository
+// repo and returns it as a PullRequest. number is the payload's top-level
+// number, used when the object leaves its own out; actions maps the
+// forge's action names.
+func (p *ghPullRequest) pullRequest(repo, action string, number int, actions map[string]PRAction) (*PullRequest, error) {
+	if p == nil {
+		return nil, malformed("missing field pull_request")
+	}
+	if p.Head == nil || p.Base == nil {
+		return nil, malformed("missing field pull_request.head or pull_request.base")
+	}
+	pr := &PullRequest{
+		Number:    p.Number,
+		RawAction: action,
+		HeadRef:   p.Head.Ref,
+		HeadSHA:   p.Head.SHA,
+		BaseRef:   p.Base.Ref,
+		BaseSHA:   p.Base.SHA,
+		BaseRepo:  repo,
+		Draft:     p.Draft,
+		Merged:    p.Merged,
+	}
+	if pr.Number == 0 {
+		pr.Number = number
+	}
+	if p.Base.Repo != nil && p.Base.Repo.FullName != "" {
+		pr.BaseRepo = p.Base.Repo.FullName
+	}
+	// A head repository that was deleted arrives as null: treat it as a
+	// fork, never as the base repository.
+	if p.Head.Repo != nil {
+		pr.HeadRepo = p.Head.Repo.FullName
+	}
+	pr.Fork = !sameRepo(pr.HeadRepo, pr.BaseRepo)
+	pr.Action = PROther
+	if a, ok := actions[action]; ok {
+		pr.Action = a
+	}
+	if err := checkPR(pr); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
 
 func parseGitHub(name string, body []byte) (Event, error) {
 	var p struct {
@@ -35,17 +94,11 @@ func parseGitHub(name string, body []byte) (Event, error) {
 		HeadCommit *struct {
 			ID string `json:"id"`
 		} `json:"head_commit"`
-		Repository *ghRepo `json:"repository"`
-		Sender     *ghUser `json:"sender"`
-		Action     string  `json:"action"`
-		Number     int     `json:"number"`
-		PR         *struct {
-			Number int    `json:"number"`
-			Draft  bool   `json:"draft"`
-			Merged bool   `json:"merged"`
-			Head   *ghRef `json:"head"`
-			Base   *ghRef `json:"base"`
-		} `json:"pull_request"`
+		Repository *ghRepo        `json:"repository"`
+		Sender     *ghUser        `json:"sender"`
+		Action     string         `json:"action"`
+		Number     int            `json:"number"`
+		PR         *ghPullRequest `json:"pull_request"`
 	}
 	if err := json.Unmarshal(body, &p); err != nil {
 		return Event{}, malformed("invalid JSON: %s", jsonReason(err))
@@ -72,12 +125,10 @@ func parseGitHub(name string, body []byte) (Event, error) {
 		return ev, err
 	}
 	if ev.Kind == KindPush {
-		for _, f := range [][2]string{{"ref", p.Ref}, {"before", p.Before}, {"after", p.After}} {
-			if err := required(f[0], f[1]); err != nil {
-				return ev, err
-			}
+		push, filesListed, err := parsePush(p.Ref, p.Before, p.After, p.Commits)
+		if err != nil {
+			return ev, err
 		}
-		push := newPush(p.Ref, p.Before, p.After)
 		push.Created = push.Created || p.Created
 		push.Deleted = push.Deleted || p.Deleted
 		if push.Deleted {
@@ -85,62 +136,14 @@ func parseGitHub(name string, body []byte) (Event, error) {
 		} else if p.HeadCommit != nil && p.HeadCommit.ID != "" {
 			push.Commit = p.HeadCommit.ID
 		}
-		fl := newFileLists()
-		for _, c := range p.Commits {
-			fl.add(c)
-		}
-		push.Commits = len(p.Commits)
-		push.Changed = fl.sorted()
 		// GitHub never says how many commits a push had: a full list may
 		// have been cut at 20.
-		push.Complete = fl.complete && len(p.Commits) < GitHubMaxCommits
+		push.Complete = filesListed && len(p.Commits) < GitHubMaxCommits
 		ev.Push = push
 		return ev, nil
 	}
-	if p.PR == nil {
-		return ev, malformed("missing field pull_request")
-	}
-	if p.PR.Head == nil || p.PR.Base == nil {
-		return ev, malformed("missing field pull_request.head or pull_request.base")
-	}
-	pr := &PullRequest{
-		Number:    p.PR.Number,
-		RawAction: p.Action,
-		HeadRef:   p.PR.Head.Ref,
-		HeadSHA:   p.PR.Head.SHA,
-		BaseRef:   p.PR.Base.Ref,
-		BaseSHA:   p.PR.Base.SHA,
-		BaseRepo:  ev.Repo,
-		Draft:     p.PR.Draft,
-		Merged:    p.PR.Merged,
-	}
-	if pr.Number == 0 {
-		pr.Number = p.Number
-	}
-	if p.PR.Base.Repo != nil && p.PR.Base.Repo.FullName != "" {
-		pr.BaseRepo = p.PR.Base.Repo.FullName
-	}
-	// A head repository that was deleted arrives as null: treat it as a
-	// fork, never as the base repository.
-	if p.PR.Head.Repo != nil {
-		pr.HeadRepo = p.PR.Head.Repo.FullName
-	}
-	pr.Fork = !sameRepo(pr.HeadRepo, pr.BaseRepo)
-	switch p.Action {
-	case "opened":
-		pr.Action = PROpened
-	case "synchronize":
-		pr.Action = PRUpdated
-	case "reopened":
-		pr.Action = PRReopened
-	case "ready_for_review":
-		pr.Action = PRReady
-	case "closed":
-		pr.Action = PRClosed
-	default:
-		pr.Action = PROther
-	}
-	if err := checkPR(pr); err != nil {
+	pr, err := p.PR.pullRequest(ev.Repo, p.Action, p.Number, githubActions)
+	if err != nil {
 		return ev, err
 	}
 	ev.PullRequest = pr

@@ -75,25 +75,17 @@ func parseGitLab(name string, body []byte) (Event, error) {
 		return ev, err
 	}
 	if ev.Kind == KindPush {
-		for _, f := range [][2]string{{"ref", p.Ref}, {"before", p.Before}, {"after", p.After}} {
-			if err := required(f[0], f[1]); err != nil {
-				return ev, err
-			}
+		push, filesListed, err := parsePush(p.Ref, p.Before, p.After, p.Commits)
+		if err != nil {
+			return ev, err
 		}
-		push := newPush(p.Ref, p.Before, p.After)
 		if !push.Deleted && p.CheckoutSHA != "" {
 			push.Commit = p.CheckoutSHA
 		}
-		fl := newFileLists()
-		for _, c := range p.Commits {
-			fl.add(c)
-		}
-		push.Commits = len(p.Commits)
 		if p.TotalCommitsCount != nil {
 			push.Commits = max(*p.TotalCommitsCount, len(p.Commits))
 		}
-		push.Changed = fl.sorted()
-		push.Complete = fl.complete && push.Commits == len(p.Commits)
+		push.Complete = filesListed && push.Commits == len(p.Commits)
 		ev.Push = push
 		return ev, nil
 	}

@@ -2,7 +2,9 @@ package forge
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -97,61 +99,62 @@ func jsonReason(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
-	case asErr(err, &se):
+	case errors.As(err, &se):
 		return fmt.Sprintf("%v at byte %d", se, se.Offset)
-	case asErr(err, &te):
+	case errors.As(err, &te):
 		return fmt.Sprintf("field %s: want %s, got %s", te.Field, te.Type, te.Value)
 	}
 	return err.Error()
 }
 
-// fileLists accumulates the changed paths of listed commits.
-type fileLists struct {
-	paths    map[string]struct{}
-	complete bool
-}
-
+// commitFiles holds the file lists of one listed commit; a list the
+// forge left out is nil.
 type commitFiles struct {
 	Added    *[]string `json:"added"`
 	Modified *[]string `json:"modified"`
 	Removed  *[]string `json:"removed"`
 }
 
-func newFileLists() *fileLists { return &fileLists{paths: map[string]struct{}{}, complete: true} }
-
-func (f *fileLists) add(c commitFiles) {
-	if c.Added == nil && c.Modified == nil && c.Removed == nil {
-		f.complete = false
-		return
+// parsePush checks the fields every forge's push payload carries and
+// returns the push they describe, with Commits counting the listed commits
+// and Changed the sorted union of their file lists. filesListed is false
+// when a listed commit carries no file lists at all. The caller fills in
+// what only its forge says (head commit, total count, Complete).
+func parsePush(ref, before, after string, commits []commitFiles) (push *Push, filesListed bool, err error) {
+	for _, f := range [][2]string{{"ref", ref}, {"before", before}, {"after", after}} {
+		if err := required(f[0], f[1]); err != nil {
+			return nil, false, err
+		}
 	}
-	for _, l := range []*[]string{c.Added, c.Modified, c.Removed} {
-		if l == nil {
+	push = &Push{Ref: ref, Before: before, After: after}
+	push.Branch, push.Tag = splitRef(ref)
+	push.Created = isZero(before)
+	push.Deleted = isZero(after)
+	if !push.Deleted {
+		push.Commit = after
+	}
+	push.Commits = len(commits)
+	paths := map[string]struct{}{}
+	filesListed = true
+	for _, c := range commits {
+		if c.Added == nil && c.Modified == nil && c.Removed == nil {
+			filesListed = false
 			continue
 		}
-		for _, p := range *l {
-			f.paths[p] = struct{}{}
+		for _, l := range []*[]string{c.Added, c.Modified, c.Removed} {
+			if l == nil {
+				continue
+			}
+			for _, p := range *l {
+				paths[p] = struct{}{}
+			}
 		}
 	}
-}
-
-func (f *fileLists) sorted() []string {
-	out := make([]string, 0, len(f.paths))
-	for p := range f.paths {
-		out = append(out, p)
+	push.Changed = slices.Sorted(maps.Keys(paths))
+	if push.Changed == nil {
+		push.Changed = []string{}
 	}
-	slices.Sort(out)
-	return out
-}
-
-func newPush(ref, before, after string) *Push {
-	p := &Push{Ref: ref, Before: before, After: after}
-	p.Branch, p.Tag = splitRef(ref)
-	p.Created = isZero(before)
-	p.Deleted = isZero(after)
-	if !p.Deleted {
-		p.Commit = after
-	}
-	return p
+	return push, filesListed, nil
 }
 
 func required(field, v string) error {

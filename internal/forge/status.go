@@ -55,16 +55,17 @@ type Status struct {
 	TargetURL   string `json:"target_url,omitempty"`
 }
 
-func (s Status) check() error {
+// check reports what makes s unpostable, as a *StatusError of forge.
+func (s Status) check(forge string) error {
 	if !s.State.Valid() {
-		return &StatusError{Message: fmt.Sprintf("unknown status state %q", s.State)}
+		return &StatusError{Forge: forge, Message: fmt.Sprintf("unknown status state %q", s.State)}
 	}
 	owner, name, ok := strings.Cut(s.Repo, "/")
 	if !ok || owner == "" || name == "" {
-		return &StatusError{Message: fmt.Sprintf("repository %q is not owner/name", s.Repo)}
+		return &StatusError{Forge: forge, Message: fmt.Sprintf("repository %q is not owner/name", s.Repo)}
 	}
 	if s.SHA == "" {
-		return &StatusError{Message: "no commit"}
+		return &StatusError{Forge: forge, Message: "no commit"}
 	}
 	return nil
 }
@@ -85,7 +86,7 @@ func truncate(s string, n int) string {
 // StatusError is a commit status the forge did not accept. It never holds
 // the token: Message is the forge's own message, or ours.
 type StatusError struct {
-	// Forge is "github", "gitlab" or "gitea"; empty for a status refused
+	// Forge is "github", "gitlab" or "gitea", also for a status refused
 	// before any request was sent.
 	Forge string
 	// Code is the HTTP status code, 0 when there was no response.
@@ -123,21 +124,6 @@ func (e *StatusError) Error() string {
 }
 
 func (e *StatusError) Unwrap() error { return e.Err }
-
-// Classify says whether err, returned by a status client, is worth a retry
-// and after how long the forge asked to wait (zero: the caller's backoff
-// decides). Errors that are not a *StatusError are treated as transport
-// errors: retryable.
-func Classify(err error) (retry bool, after time.Duration) {
-	if err == nil {
-		return false, 0
-	}
-	var se *StatusError
-	if errors.As(err, &se) {
-		return se.Retryable, se.RetryAfter
-	}
-	return true, 0
-}
 
 // httpStatusError classifies a non-2xx response: 5xx, 429 and 408 are
 // retryable, and so is a 403 that says the rate limit is spent; other 4xx

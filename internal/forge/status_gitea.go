@@ -29,28 +29,15 @@ func NewGiteaStatus(apiURL, token string, hc *http.Client) (*GiteaStatus, error)
 	return &GiteaStatus{base: base, token: token, hc: httpClient(hc), now: time.Now}, nil
 }
 
-// giteaState maps a State to Gitea's: pending, success, error, failure,
-// warning (no running or canceled).
-func giteaState(s State) string {
-	switch s {
-	case StateRunning:
-		return "pending"
-	case StateCanceled:
-		return "error"
-	}
-	return string(s)
-}
-
 // SetStatus posts st.
 func (c *GiteaStatus) SetStatus(ctx context.Context, st Status) error {
-	if err := st.check(); err != nil {
-		err.(*StatusError).Forge = "gitea"
+	if err := st.check("gitea"); err != nil {
 		return err
 	}
 	owner, name, _ := strings.Cut(st.Repo, "/")
 	u := c.base + "/repos/" + url.PathEscape(owner) + "/" + url.PathEscape(name) + "/statuses/" + url.PathEscape(st.SHA)
 	body := map[string]string{
-		"state":       giteaState(st.State),
+		"state":       githubState(st.State),
 		"context":     st.Context,
 		"description": truncate(st.Description, MaxDescription),
 		"target_url":  st.TargetURL,

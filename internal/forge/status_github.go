@@ -46,6 +46,7 @@ func NewGitHubStatus(apiURL, token string, hc *http.Client) (*GitHubStatus, erro
 }
 
 // githubState maps a State to GitHub's: error, failure, pending, success.
+// Gitea and Forgejo take the same (and warning, which is never sent).
 func githubState(s State) string {
 	switch s {
 	case StateRunning:
@@ -58,8 +59,7 @@ func githubState(s State) string {
 
 // SetStatus posts st.
 func (c *GitHubStatus) SetStatus(ctx context.Context, st Status) error {
-	if err := st.check(); err != nil {
-		err.(*StatusError).Forge = "github"
+	if err := st.check("github"); err != nil {
 		return err
 	}
 	owner, name, _ := strings.Cut(st.Repo, "/")

@@ -44,8 +44,7 @@ func gitlabState(s State) string {
 // state posted twice: GitLab refuses pending → pending) means the commit
 // already shows that state, and is not an error.
 func (c *GitLabStatus) SetStatus(ctx context.Context, st Status) error {
-	if err := st.check(); err != nil {
-		err.(*StatusError).Forge = "gitlab"
+	if err := st.check("gitlab"); err != nil {
 		return err
 	}
 	u := c.base + "/projects/" + url.PathEscape(st.Repo) + "/statuses/" + url.PathEscape(st.SHA)

@@ -3,6 +3,7 @@ package forge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -271,7 +272,7 @@ func TestStatusClients(t *testing.T) {
 					if err == nil {
 						t.Fatal("no error")
 					}
-					retry, after := Classify(err)
+					retry, after := classify(err)
 					if retry != tc.retry {
 						t.Errorf("retryable %v, want %v (%v)", retry, tc.retry, err)
 					}
@@ -305,7 +306,7 @@ func TestStatusClients(t *testing.T) {
 					t.Fatal(err)
 				}
 				err = c.SetStatus(t.Context(), Status{Repo: "acme/site", SHA: sha, State: StatePending, Context: "x"})
-				if retry, _ := Classify(err); !retry {
+				if retry, _ := classify(err); !retry {
 					t.Errorf("got %v, want a retryable error", err)
 				}
 				if err != nil && strings.Contains(err.Error(), testToken) {
@@ -324,7 +325,7 @@ func TestStatusClients(t *testing.T) {
 				ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 				defer cancel()
 				err = c.SetStatus(ctx, Status{Repo: "acme/site", SHA: sha, State: StatePending, Context: "x"})
-				if retry, _ := Classify(err); !retry {
+				if retry, _ := classify(err); !retry {
 					t.Errorf("got %v, want a retryable error", err)
 				}
 			})
@@ -334,7 +335,7 @@ func TestStatusClients(t *testing.T) {
 					t.Fatal(err)
 				}
 				err = c.SetStatus(t.Context(), Status{Repo: "noslash", SHA: sha, State: StatePending})
-				if retry, _ := Classify(err); err == nil || retry {
+				if retry, _ := classify(err); err == nil || retry {
 					t.Errorf("got %v, want a final error", err)
 				}
 			})
@@ -372,4 +373,18 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 	if got := retryAfter(h, now); got != time.Hour {
 		t.Errorf("GitLab reset: got %s, want 1h", got)
 	}
+}
+
+// classify is what the outbox worker reads from a status client's error:
+// whether it is worth a retry and after how long the forge asked to wait.
+// An error that is not a *StatusError is a transport error: retryable.
+func classify(err error) (retry bool, after time.Duration) {
+	if err == nil {
+		return false, 0
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Retryable, se.RetryAfter
+	}
+	return true, 0
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -31,9 +30,9 @@ func (c *Cache) ChangedPaths(ctx context.Context, url string, auth Auth, from, t
 			err = invalidf("%s is not a git repository: no history to diff", r.redacted)
 		}
 		if err != nil {
-			return nil, wrapOp("diff", r, nil, err)
+			return nil, wrapOp("diff", r, err)
 		}
-		out, err := changedPaths(lr, func(rev string) (*object.Commit, error) {
+		out, err := changedPaths(func(rev string) (*object.Commit, error) {
 			if isFullSHA(rev) {
 				c, err := lr.CommitObject(plumbing.NewHash(rev))
 				if errors.Is(err, plumbing.ErrObjectNotFound) {
@@ -43,12 +42,12 @@ func (c *Cache) ChangedPaths(ctx context.Context, url string, auth Auth, from, t
 			}
 			return localBranchCommit(lr, rev)
 		}, from, to)
-		return out, wrapOp("diff", r, nil, err)
+		return out, wrapOp("diff", r, err)
 	}
 	var out []string
 	err = c.withRepo(ctx, "diff", r, auth, func(ctx context.Context, op *operation) error {
 		var err error
-		out, err = changedPaths(op.repo, func(rev string) (*object.Commit, error) {
+		out, err = changedPaths(func(rev string) (*object.Commit, error) {
 			if isFullSHA(rev) {
 				return op.commitBySHA(ctx, rev, "")
 			}
@@ -59,7 +58,9 @@ func (c *Cache) ChangedPaths(ctx context.Context, url string, auth Auth, from, t
 	return out, err
 }
 
-func changedPaths(_ *git.Repository, get func(string) (*object.Commit, error), from, to string) ([]string, error) {
+// changedPaths is the diff of ChangedPaths, with get finding a revision's
+// commit in whichever repository the caller reads.
+func changedPaths(get func(string) (*object.Commit, error), from, to string) ([]string, error) {
 	if from == "" || to == "" {
 		return nil, invalidf("diff needs two revisions, got %q and %q", from, to)
 	}

@@ -32,6 +32,10 @@
 // plain directory is copied into the destination and the Commit is zero.
 // Relative paths are an error: the caller resolves them.
 //
+// Cache.ChangedPaths lists the files changed between two revisions (the
+// paths a push or pull request touched, for path filters), fetching what
+// the clone lacks the same way.
+//
 // # Checkout
 //
 // The commit's tree is written straight from the object store into dst

@@ -140,11 +140,11 @@ func (c *Cache) Resolve(ctx context.Context, url string, auth Auth, branch strin
 	if r.kind == kindLocal {
 		lr, plain, err := openLocal(r)
 		if err != nil || plain {
-			return Commit{}, wrapOp("resolve", r, nil, err)
+			return Commit{}, wrapOp("resolve", r, err)
 		}
 		commit, err := localBranchCommit(lr, branch)
 		if err != nil {
-			return Commit{}, wrapOp("resolve", r, nil, err)
+			return Commit{}, wrapOp("resolve", r, err)
 		}
 		return describe(commit), nil
 	}
@@ -196,11 +196,11 @@ func (c *Cache) checkout(ctx context.Context, r remote, auth Auth, sha, branch, 
 	if r.kind == kindLocal {
 		lr, plain, err := openLocal(r)
 		if err != nil {
-			return Commit{}, wrapOp("checkout", r, nil, err)
+			return Commit{}, wrapOp("checkout", r, err)
 		}
 		if plain {
 			if err := copyDir(ctx, r.localPath, dst); err != nil {
-				return Commit{}, wrapOp("copy", r, nil, err)
+				return Commit{}, wrapOp("copy", r, err)
 			}
 			return Commit{}, nil
 		}
@@ -214,10 +214,10 @@ func (c *Cache) checkout(ctx context.Context, r remote, auth Auth, sha, branch, 
 			commit, err = localBranchCommit(lr, branch)
 		}
 		if err != nil {
-			return Commit{}, wrapOp("checkout", r, nil, err)
+			return Commit{}, wrapOp("checkout", r, err)
 		}
 		if err := writeCommit(ctx, lr, commit, dst, c.log); err != nil {
-			return Commit{}, wrapOp("checkout", r, nil, err)
+			return Commit{}, wrapOp("checkout", r, err)
 		}
 		return describe(commit), nil
 	}
@@ -696,11 +696,12 @@ func openLocal(r remote) (repo *git.Repository, plain bool, err error) {
 	return repo, false, nil
 }
 
-func wrapOp(op string, r remote, s scrubber, err error) error {
+// wrapOp is err as an *Error of op on r, nil when err is.
+func wrapOp(op string, r remote, err error) error {
 	if err == nil {
 		return nil
 	}
-	return newError(op, r.redacted, s, err)
+	return newError(op, r.redacted, nil, err)
 }
 
 // describe turns a commit into a Commit.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
 	"github.com/semaphored/semaphored/internal/task"
 )
 
@@ -201,11 +202,7 @@ func TestPolicyOf(t *testing.T) {
 
 // TestRetention keeps the newest terminal tasks of each template.
 func TestRetention(t *testing.T) {
-	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := statetest.Open(t, "", state.Options{})
 	ctx := context.Background()
 	var ids []uint64
 	for range 5 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -199,7 +200,7 @@ func TestFullBackupMapping(t *testing.T) {
 		"deploy-key": config.KeySSH, "github-token": config.KeyLoginPassword, "none": config.KeyNone,
 		"vault-pass": config.KeyToken, "become": config.KeyLoginPassword, "webhook-secret": config.KeyLoginPassword,
 	}
-	if !mapsEqual(keyTypes, wantKeys) {
+	if !maps.Equal(keyTypes, wantKeys) {
 		t.Errorf("keys: got %v, want %v", keyTypes, wantKeys)
 	}
 	if got := p.Keys["deploy-key"].PrivateKey; got == nil || got.Env != "ACME_INFRA_DEPLOY_KEY_PRIVATE_KEY" {
@@ -214,7 +215,7 @@ func TestFullBackupMapping(t *testing.T) {
 		"production": config.InventoryStatic, "staging-yaml": config.InventoryStaticYAML,
 		"from-repo": config.InventoryFile, "password-hosts": config.InventoryStatic, "empty": config.InventoryNone,
 	}
-	if !mapsEqual(invTypes, wantInv) {
+	if !maps.Equal(invTypes, wantInv) {
 		t.Errorf("inventories: got %v, want %v", invTypes, wantInv)
 	}
 	if inv := p.Inventories["production"]; inv.SSHKey != "deploy-key" || inv.BecomeKey != "become" {
@@ -287,7 +288,7 @@ func TestFullBackupMapping(t *testing.T) {
 		scheds[n] = s.Template + " " + s.Cron
 	}
 	wantScheds := map[string]string{"deploy-web": "deploy-web 0 3 * * *", "network-plan": "network-plan @daily", "cleanup": "cleanup */15 * * * *"}
-	if !mapsEqual(scheds, wantScheds) {
+	if !maps.Equal(scheds, wantScheds) {
 		t.Errorf("schedules: got %v, want %v", scheds, wantScheds)
 	}
 
@@ -378,18 +379,6 @@ func readAll(t *testing.T, dir string) string {
 	return b.String()
 }
 
-func mapsEqual[V comparable](a, b map[string]V) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
 // TestSchedulesSection checks the schedules section of newer backups
 // beside the cron of each template, counted once.
 func TestSchedulesSection(t *testing.T) {
@@ -412,7 +401,7 @@ func TestSchedulesSection(t *testing.T) {
 		"rotate-logs":              "rotate-logs @hourly active=true",
 		"rotate-logs-2":            "rotate-logs 30 4 * * 0 active=true",
 	}
-	if !mapsEqual(got, want) {
+	if !maps.Equal(got, want) {
 		t.Errorf("schedules: got %v, want %v", got, want)
 	}
 	var report bytes.Buffer

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -157,6 +156,3 @@ func Webhook(ctx context.Context, hc *http.Client, url string, secret []byte, id
 	}
 	return post(ctx, hc, "webhook", url, h, body, errorField)
 }
-
-// itoa is strconv.FormatUint for ids.
-func itoa(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -17,6 +17,10 @@
 // target is acknowledged without a request, so a clean restart sends no
 // duplicate.
 //
+// Config revisions get a commit status too, on the config repository
+// (ReportConfig, ConfigStatusEntry): success when a revision became
+// active, failure with its first errors when it was rejected.
+//
 // What a terminal status says (its description: an ansible recap, a tofu
 // plan line, or the exit code and duration) is read from the task's log at
 // delivery time, because the log is only in the store.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
 	"github.com/semaphored/semaphored/internal/task"
 )
 
@@ -20,12 +21,7 @@ type testStore struct {
 
 func openStore(t testing.TB, dir string, fn state.OutboxFunc) *testStore {
 	t.Helper()
-	s, err := state.Open(filepath.Join(dir, "state.db"), state.Options{Outbox: fn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return &testStore{Store: s, t: t}
+	return &testStore{Store: statetest.Open(t, filepath.Join(dir, "state.db"), state.Options{Outbox: fn}), t: t}
 }
 
 func (s *testStore) create(tk state.Task) state.Task {

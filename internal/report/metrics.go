@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,13 @@ import (
 var Destinations = map[OutboxKind][]string{
 	KindCommitStatus: {"github", "gitlab", "gitea"},
 	KindNotification: {"slack", "teams", "telegram", "email", "webhook"},
+}
+
+// destination is the part of a target before the first ':' ("github",
+// "slack"): a bounded metric label.
+func destination(target string) string {
+	d, _, _ := strings.Cut(target, ":")
+	return d
 }
 
 // metricDest keeps the destination label bounded.

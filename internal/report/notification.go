@@ -73,17 +73,9 @@ func (s *NotificationSender) Message(ctx context.Context, e OutboxEntry) (Notifi
 			return p, notify.Message{}, false, nil
 		}
 	}
-	var tail []string
-	from := uint64(1)
-	if t.LogLines > tailLines {
-		from = t.LogLines - tailLines + 1
-	}
-	lines, err := s.Tasks.ReadLog(ctx, t.ID, from, tailLines)
-	if err != nil && !errors.Is(err, state.ErrNotFound) {
+	tail, err := logTail(ctx, s.Tasks, t)
+	if err != nil {
 		return p, notify.Message{}, false, err
-	}
-	for _, l := range lines {
-		tail = append(tail, l.Text)
 	}
 	m := notify.Message{
 		Event: event, Project: t.Project, Template: t.Template, TaskID: t.ID, Status: string(t.Status),

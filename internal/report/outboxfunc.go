@@ -2,6 +2,8 @@ package report
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -179,7 +181,7 @@ func statusEntry(p *config.Project, old, new state.Task, now time.Time) (OutboxE
 
 func notificationEntries(p *config.Project, t state.Task, now time.Time) []OutboxEntry {
 	var out []OutboxEntry
-	for _, name := range sortedNames(p.Notifications) {
+	for _, name := range slices.Sorted(maps.Keys(p.Notifications)) {
 		n := p.Notifications[name]
 		if !n.Wants(t.Template) {
 			continue

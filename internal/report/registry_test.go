@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	osexec "os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -26,6 +25,7 @@ import (
 	"github.com/semaphored/semaphored/internal/link"
 	"github.com/semaphored/semaphored/internal/report"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
 	"github.com/semaphored/semaphored/internal/sync"
 	"github.com/semaphored/semaphored/internal/web"
 )
@@ -68,11 +68,7 @@ func daemonRegistry(t testing.TB, templates int) (*prometheus.Registry, *state.S
 	bi.WithLabelValues("test", "none", "go").Set(1)
 	reg.MustRegister(bi)
 
-	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := statetest.Open(t, "", state.Options{})
 	cfg := &config.Config{Projects: map[string]*config.Project{}}
 	rec := &recorder{Registerer: reg}
 	engine, err := exec.New(exec.Options{Store: store, Config: staticConfig{cfg}, WorkDir: t.TempDir(), Registerer: rec})
@@ -264,11 +260,7 @@ func BenchmarkGather1000Templates(b *testing.B) {
 // TestLinkOpensNoAPI: a task page's signed link is no credential for the
 // API, and the page takes the API's tokens.
 func TestLinkOpensNoAPI(t *testing.T) {
-	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := statetest.Open(t, "", state.Options{})
 	var nt state.Task
 	nt.Project, nt.Template, nt.Status = "web", "deploy", state.StatusSuccess
 	tk, err := store.CreateTask(context.Background(), nt)

@@ -64,6 +64,24 @@ type StatusSender struct {
 // tailLines is how much of a log's end Describe reads.
 const tailLines = 400
 
+// logTail reads the texts of the last tailLines lines of t's log, for
+// Describe; a log pruned meanwhile has none.
+func logTail(ctx context.Context, tasks Tasks, t state.Task) ([]string, error) {
+	from := uint64(1)
+	if t.LogLines > tailLines {
+		from = t.LogLines - tailLines + 1
+	}
+	lines, err := tasks.ReadLog(ctx, t.ID, from, tailLines)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return nil, err
+	}
+	var tail []string
+	for _, l := range lines {
+		tail = append(tail, l.Text)
+	}
+	return tail, nil
+}
+
 // NewStatusClient returns the client of a forge type.
 func NewStatusClient(typ config.ForgeType, apiURL, token string, hc *http.Client) (StatusClient, error) {
 	switch typ {
@@ -97,17 +115,9 @@ func (s *StatusSender) Status(ctx context.Context, e OutboxEntry) (StatusPayload
 		case err != nil:
 			return p, st, err // the store: retry
 		default:
-			var tail []string
-			from := uint64(1)
-			if t.LogLines > tailLines {
-				from = t.LogLines - tailLines + 1
-			}
-			lines, err := s.Tasks.ReadLog(ctx, t.ID, from, tailLines)
-			if err != nil && !errors.Is(err, state.ErrNotFound) {
+			tail, err := logTail(ctx, s.Tasks, t)
+			if err != nil {
 				return p, st, err
-			}
-			for _, l := range lines {
-				tail = append(tail, l.Text)
 			}
 			st.Description = Describe(t, tail)
 		}

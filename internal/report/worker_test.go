@@ -20,6 +20,7 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/link"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/testenv"
 )
 
 // githubFake speaks GitHub's create-commit-status endpoint
@@ -172,22 +173,26 @@ func (r *testRig) run(t testing.TB) (stop func()) {
 
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testenv.WaitFor(t, what, 10*time.Second, cond)
+}
+
+// startRig is newRig against a GitHub fake in mode ("up", "422", ...)
+// behind a real HTTP server at url, with the worker running until the
+// test ends.
+func startRig(t testing.TB, mode string) (rig *testRig, url string) {
+	t.Helper()
+	fake := newGitHubFake()
+	fake.setMode(mode)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	rig = newRig(t, srv.URL, fake, t.TempDir(), nil)
+	t.Cleanup(rig.run(t))
+	return rig, srv.URL
 }
 
 func TestWorkerDelivers(t *testing.T) {
-	fake := newGitHubFake()
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	rig := newRig(t, srv.URL, fake, t.TempDir(), nil)
-	stop := rig.run(t)
-	defer stop()
+	rig, _ := startRig(t, "up")
+	fake := rig.fake
 
 	lifecycle(rig.store, sha, state.StatusSuccess)
 	delivered := func() float64 {
@@ -221,13 +226,7 @@ func TestWorkerDelivers(t *testing.T) {
 }
 
 func TestWorkerFinalRefusal(t *testing.T) {
-	fake := newGitHubFake()
-	fake.setMode("422")
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	rig := newRig(t, srv.URL, fake, t.TempDir(), nil)
-	stop := rig.run(t)
-	defer stop()
+	rig, _ := startRig(t, "422")
 	rig.store.create(newTask("web", "deploy", sha, state.StatusWaiting))
 	waitFor(t, "a failed entry", func() bool {
 		return len(rig.store.failedEntries()) == 1 && testutil.ToFloat64(rig.worker.Metrics().failed.WithLabelValues("commit_status", "github")) == 1
@@ -247,13 +246,9 @@ func TestWorkerFinalRefusal(t *testing.T) {
 // TestConfigStatus: a rejected config revision gets a failure status with
 // its first errors on the config repository, then an accepted one success.
 func TestConfigStatus(t *testing.T) {
-	fake := newGitHubFake()
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	rig := newRig(t, srv.URL, fake, t.TempDir(), nil)
-	stop := rig.run(t)
-	defer stop()
-	f := &config.Forge{Type: config.ForgeGitHub, APIURL: srv.URL + "/api/v3/", Repo: "acme/config", Token: &config.Secret{Env: "T"}}
+	rig, url := startRig(t, "up")
+	fake := rig.fake
+	f := &config.Forge{Type: config.ForgeGitHub, APIURL: url + "/api/v3/", Repo: "acme/config", Token: &config.Secret{Env: "T"}}
 	bad, good := strings.Repeat("b", 40), strings.Repeat("c", 40)
 	ctx := context.Background()
 	if err := rig.rep.ReportConfig(ctx, rig.store, f, bad, false, []string{`web.yaml:3:5: projects.web.templates.x.app: invalid value "ansibel"`}); err != nil {
@@ -469,12 +464,8 @@ func TestWorkerRestart(t *testing.T) {
 // the status request arriving at the forge (a real HTTP server on
 // loopback): the worker is woken by the enqueue, no polling.
 func BenchmarkTaskEndToStatus(b *testing.B) {
-	fake := newGitHubFake()
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	rig := newRig(b, srv.URL, fake, b.TempDir(), nil)
-	stop := rig.run(b)
-	defer stop()
+	rig, _ := startRig(b, "up")
+	fake := rig.fake
 	var lat, commit []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -511,12 +502,8 @@ func reportPercentiles(b *testing.B, prefix string, lat []time.Duration) {
 // TestWorkerDrain: Drain returns once the due statuses went out, and at
 // its deadline while the forge is down.
 func TestWorkerDrain(t *testing.T) {
-	fake := newGitHubFake()
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	rig := newRig(t, srv.URL, fake, t.TempDir(), nil)
-	stop := rig.run(t)
-	defer stop()
+	rig, _ := startRig(t, "up")
+	fake := rig.fake
 	for i := range 3 {
 		lifecycle(rig.store, strings.Repeat(string(rune('a'+i)), 40), state.StatusStopped)
 	}

@@ -65,7 +65,7 @@ func (q *queue) Adopt(ts ...trigger.Task) error {
 // clockAt returns a clock that reads at when the bubble starts and moves
 // with the bubble's fake time.
 func clockAt(at time.Time) func() time.Time {
-	off := at.Sub(time.Now())
+	off := time.Until(at)
 	return func() time.Time { return time.Now().Add(off) }
 }
 

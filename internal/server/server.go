@@ -1,18 +1,18 @@
 // Package server owns the daemon's one HTTP listener: /healthz, /readyz,
-// /metrics, and the handlers other packages mount (the API today; webhooks
-// and task pages later). It starts listening before anything slow happens,
-// so a supervisor sees the daemon alive within milliseconds, and shuts down
-// gracefully when its context ends.
+// /metrics, and the handlers other packages mount (the API under /api/v1/,
+// webhooks under /hooks/, task pages under /tasks/). It starts listening
+// before anything slow happens, so a supervisor sees the daemon alive within
+// milliseconds, and shuts down gracefully when its context ends.
 //
-// Every connection is bounded in time: headers within ReadHeaderTimeout,
-// the whole request within ReadTimeout, the answer within WriteTimeout,
-// and an idle kept-alive connection within IdleTimeout. A handler whose
-// answer lasts longer (a followed log) renews the write deadline before
-// each write with http.ResponseController; package api does. What no handler serves is
-// answered with a JSON error (404, or 405 with Allow). Any answer a
-// handler starts before it read the request's body whole is sent at once
-// and closes the connection (see closeUnread): no caller holds a
-// connection by announcing a body it never sends.
+// Every connection is bounded in time: headers within ReadHeaderTimeout, the
+// whole request within ReadTimeout, the answer within WriteTimeout, and an
+// idle kept-alive connection within IdleTimeout. A handler whose answer
+// lasts longer (a followed log) renews the write deadline before each write
+// with http.ResponseController; package api does. What no handler serves is
+// answered with a JSON error (404, or 405 with Allow). Any answer a handler
+// starts before it read the request's body whole is sent at once and closes
+// the connection (see closeUnread): no caller holds a connection by
+// announcing a body it never sends.
 package server
 
 import (

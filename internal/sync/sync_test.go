@@ -14,6 +14,7 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
 
@@ -32,11 +33,7 @@ templates:
 
 func openStore(t testing.TB) *state.Store {
 	t.Helper()
-	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := statetest.Open(t, "", state.Options{})
 	return st
 }
 

@@ -10,6 +10,9 @@
 // a crash or a redelivery without running it twice.
 //
 // The package has no dependencies inside the module and no behaviour
-// beyond encoding: it is the one place these fields are declared, so they
-// are never copied by hand between layers.
+// beyond encoding and two predicates the engine checks requests with
+// (Overrides.Set, TriggerType.Machine): it is the one place these fields
+// are declared for the producers, the state and the engine. The API
+// answers with its own view of a task (api.Task), so that its JSON does
+// not follow internal changes.
 package task

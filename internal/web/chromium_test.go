@@ -56,20 +56,7 @@ func shotPath(t *testing.T, name string) string {
 	return filepath.Join(dir, name)
 }
 
-var (
-	linesAttr = regexp.MustCompile(`data-lines="(\d+)"`)
-	liveAttr  = regexp.MustCompile(`data-live="(\d+)"`)
-	statusRE  = regexp.MustCompile(`data-status="([a-z_]+)"`)
-)
-
-func attr(t *testing.T, re *regexp.Regexp, dom []byte) int {
-	m := re.FindSubmatch(dom)
-	if m == nil {
-		t.Fatalf("no %s in the DOM", re)
-	}
-	n, _ := strconv.Atoi(string(m[1]))
-	return n
-}
+var statusRE = regexp.MustCompile(`data-status="([a-z_]+)"`)
 
 // TestChromiumRunningTask: the page of a running task receives new lines
 // live. Two screenshots of the same open page, taken while the task

@@ -22,6 +22,8 @@ import (
 	"github.com/semaphored/semaphored/internal/forge"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/state"
+	"github.com/semaphored/semaphored/internal/state/statetest"
+	"github.com/semaphored/semaphored/internal/testenv"
 	"github.com/semaphored/semaphored/internal/trigger"
 )
 
@@ -62,15 +64,7 @@ type realStore struct {
 // closed when the test ends unless the test closes it first.
 func openStore(t testing.TB, path string) *realStore {
 	t.Helper()
-	if path == "" {
-		path = filepath.Join(t.TempDir(), "state.db")
-	}
-	s, err := state.Open(path, state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return &realStore{Store: s, t: t}
+	return &realStore{Store: statetest.Open(t, path, state.Options{}), t: t}
 }
 
 // allTasks lists every task, by id.
@@ -258,14 +252,8 @@ func gitea(event, delivery, secret string, body []byte) http.Header {
 	return h
 }
 
-// waitFor polls cond until it holds or a deadline passes.
+// waitFor polls cond until it holds, for up to 20s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, what, 20*time.Second, cond)
 }

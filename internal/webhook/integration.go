@@ -15,16 +15,8 @@ func (r *Receiver) serveIntegration(w http.ResponseWriter, req *http.Request) {
 	start := r.now()
 	result := "error"
 	defer func() { r.m.observe(IntegrationSource, "call", result, r.now().Sub(start)) }()
-	if req.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		errAnswer(w, http.StatusMethodNotAllowed, "bad request", "use POST")
-		result = "bad_request"
-		return
-	}
-	snap := r.snaps.Snapshot()
-	if snap.Config == nil {
-		errAnswer(w, http.StatusServiceUnavailable, "unavailable", "no configuration is active yet; retry later")
-		result = "unavailable"
+	snap, ok := r.admit(w, req, &result)
+	if !ok {
 		return
 	}
 	project, name := req.PathValue("project"), req.PathValue("name")

@@ -190,6 +190,25 @@ func writeJSON(w http.ResponseWriter, code int, a Answer) {
 }
 
 // errAnswer writes an error answer.
+// admit answers a request that is not a POST, or that comes before any
+// configuration is active, setting *result to the metric's result; it
+// reports whether to go on with the active snapshot.
+func (r *Receiver) admit(w http.ResponseWriter, req *http.Request, result *string) (trigger.Snapshot, bool) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		errAnswer(w, http.StatusMethodNotAllowed, "bad request", "use POST")
+		*result = "bad_request"
+		return trigger.Snapshot{}, false
+	}
+	snap := r.snaps.Snapshot()
+	if snap.Config == nil {
+		errAnswer(w, http.StatusServiceUnavailable, "unavailable", "no configuration is active yet; retry later")
+		*result = "unavailable"
+		return trigger.Snapshot{}, false
+	}
+	return snap, true
+}
+
 func errAnswer(w http.ResponseWriter, code int, status, msg string) {
 	writeJSON(w, code, Answer{Status: status, Error: msg})
 }
@@ -281,16 +300,8 @@ func (r *Receiver) serveForge(w http.ResponseWriter, req *http.Request, t forge.
 	label := eventLabel(name)
 	result := "error"
 	defer func() { r.m.observe(source, label, result, r.now().Sub(start)) }()
-	if req.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		errAnswer(w, http.StatusMethodNotAllowed, "bad request", "use POST")
-		result = "bad_request"
-		return
-	}
-	snap := r.snaps.Snapshot()
-	if snap.Config == nil {
-		errAnswer(w, http.StatusServiceUnavailable, "unavailable", "no configuration is active yet; retry later")
-		result = "unavailable"
+	snap, ok := r.admit(w, req, &result)
+	if !ok {
 		return
 	}
 	body, ok := readBody(w, req, maxBody(snap.Config))
@@ -593,7 +604,7 @@ func (r *Receiver) diff(ctx context.Context, snap trigger.Snapshot, repoKey, fro
 		return nil, fmt.Errorf("repository %s is no longer declared", repoKey)
 	}
 	repo := p.Repositories[name]
-	auth, err := r.repoAuth(p, repo)
+	auth, err := gitcache.RepositoryAuth(p, repo, r.resolve)
 	if err != nil {
 		return nil, err
 	}
@@ -617,46 +628,17 @@ func (r *Receiver) diff(ctx context.Context, snap trigger.Snapshot, repoKey, fro
 	}
 }
 
-// repoAuth resolves the credentials of a repository's key, as exec does
-// for a checkout.
-func (r *Receiver) repoAuth(p *config.Project, repo *config.Repository) (gitcache.Auth, error) {
-	var auth gitcache.Auth
-	if repo.Key == "" {
-		return auth, nil
+// resolve resolves the secret s for a repository's credentials; what
+// names it for errors.
+func (r *Receiver) resolve(what string, s *config.Secret) (string, error) {
+	if s == nil {
+		return "", nil
 	}
-	k := p.Keys[repo.Key]
-	if k == nil {
-		return auth, fmt.Errorf("key %s of repository %s is not declared", repo.Key, repo.Name)
+	v, err := r.secrets.Resolve(*s)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", what, err)
 	}
-	get := func(what string, s *config.Secret) (string, error) {
-		if s == nil {
-			return "", nil
-		}
-		v, err := r.secrets.Resolve(*s)
-		if err != nil {
-			return "", fmt.Errorf("resolve %s of key %s: %w", what, k.Name, err)
-		}
-		return v, nil
-	}
-	var err error
-	switch k.Type {
-	case config.KeySSH:
-		var key string
-		if key, err = get("private_key", k.PrivateKey); err != nil {
-			return auth, err
-		}
-		auth.SSHKey = []byte(key)
-		if auth.SSHPassphrase, err = get("passphrase", k.Passphrase); err != nil {
-			return auth, err
-		}
-		auth.SSHUser, auth.KnownHostsFile, auth.InsecureIgnoreHostKey = k.User, k.KnownHosts, k.InsecureIgnoreHostKey
-	case config.KeyLoginPassword:
-		auth.Username = k.Login
-		auth.Password, err = get("password", k.Password)
-	case config.KeyToken:
-		auth.Token, err = get("token", k.Token)
-	}
-	return auth, err
+	return v, nil
 }
 
 // newCallID makes a delivery id for an integration call that brings none.

@@ -249,13 +249,7 @@ func TestAnsibleSecretsNotOnCommandLine(t *testing.T) {
 	spec.Env = map[string]string{"API_TOKEN": secret}
 	spec.Secrets = []string{secret, vaultPassword}
 	sink := newMemSink("TASK [wait]")
-	done := make(chan Result, 1)
-	go func() { done <- Run(context.Background(), spec, sink, Hooks{}) }()
-	select {
-	case <-sink.seen:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the play never reached its wait task")
-	}
+	done := startJob(t, context.Background(), spec, sink, 30*time.Second, "the play never reached its wait task")
 	scanCmdlines(t, secret)
 	scanCmdlines(t, vaultPassword)
 	if res := <-done; res.Status != Success {

@@ -27,6 +27,21 @@ func newMemSink(marker string) *memSink {
 	return &memSink{marker: marker, seen: make(chan struct{})}
 }
 
+// startJob runs spec in the background, writing to sink, and waits until
+// sink has seen its marker, failing t with failure after within. The
+// Result arrives on the returned channel.
+func startJob(t testing.TB, ctx context.Context, spec Spec, sink *memSink, within time.Duration, failure string) <-chan Result {
+	t.Helper()
+	done := make(chan Result, 1)
+	go func() { done <- Run(ctx, spec, sink, Hooks{}) }()
+	select {
+	case <-sink.seen:
+	case <-time.After(within):
+		t.Fatal(failure)
+	}
+	return done
+}
+
 func (s *memSink) WriteLine(t time.Time, line string) error {
 	s.mu.Lock()
 	s.lines = append(s.lines, line)

@@ -85,13 +85,7 @@ func TestDetachedProcessesEnd(t *testing.T) {
 			sink := newMemSink("started")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			done := make(chan Result, 1)
-			go func() { done <- Run(ctx, spec, sink, Hooks{}) }()
-			select {
-			case <-sink.seen:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the job never started")
-			}
+			done := startJob(t, ctx, spec, sink, 10*time.Second, "the job never started")
 			if tt.stop {
 				cancel()
 			}
@@ -148,13 +142,7 @@ func TestOtherRunsLeftAlone(t *testing.T) {
 	sink := newMemSink("started")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan Result, 1)
-	go func() { done <- Run(ctx, long, sink, Hooks{}) }()
-	select {
-	case <-sink.seen:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the long job never started")
-	}
+	done := startJob(t, ctx, long, sink, 10*time.Second, "the long job never started")
 	pid := readPid(t, pidFile)
 
 	short := bashSpec(t, "setsid sleep 3600 &\n"+waitSetsid+"echo done\n")

@@ -155,13 +155,7 @@ func TestStop(t *testing.T) {
 			sink := newMemSink("started")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			done := make(chan Result, 1)
-			go func() { done <- Run(ctx, spec, sink, Hooks{}) }()
-			select {
-			case <-sink.seen:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the job never started")
-			}
+			done := startJob(t, ctx, spec, sink, 10*time.Second, "the job never started")
 			start := time.Now()
 			cancel()
 			var res Result
@@ -357,13 +351,7 @@ func TestSecretsNotOnCommandLine(t *testing.T) {
 	spec.Env = map[string]string{"TOKEN": secret}
 	spec.Secrets = []string{secret}
 	sink := newMemSink("started")
-	done := make(chan Result, 1)
-	go func() { done <- Run(context.Background(), spec, sink, Hooks{}) }()
-	select {
-	case <-sink.seen:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the job never started")
-	}
+	done := startJob(t, context.Background(), spec, sink, 10*time.Second, "the job never started")
 	scanned := scanCmdlines(t, secret)
 	if res := <-done; res.Status != Success {
 		t.Fatalf("got %+v, want success", res)

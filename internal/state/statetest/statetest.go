@@ -9,10 +9,14 @@
 // contract takes them (Created, Ended, Received, NextAttempt, the cutoffs
 // of the Prune methods), so an implementation needs no fake clock. Each
 // test opens its own empty store.
+//
+// Open is for the tests of other packages: a real BoltDB store in the
+// test's temporary directory, closed when the test ends.
 package statetest
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -157,3 +161,19 @@ func seqs(entries []state.OutboxEntry) []uint64 {
 
 // far is a time after every entry the suite enqueues.
 var far = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Open opens a BoltDB store at path (a new file in t.TempDir() when
+// empty) with opts, failing t on error; the store is closed when the test
+// ends, unless the test closed it first.
+func Open(t testing.TB, path string, opts state.Options) *state.Store {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "state.db")
+	}
+	s, err := state.Open(path, opts)
+	if err != nil {
+		t.Fatalf("open state: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
