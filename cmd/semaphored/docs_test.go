@@ -1,0 +1,149 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// mdLink matches an inline Markdown link's target: [text](target).
+var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// mdHeading matches an ATX heading line.
+var mdHeading = regexp.MustCompile(`^#{1,6}\s+(.+?)\s*#*\s*$`)
+
+// slug is the anchor GitHub gives a heading: lower case, punctuation
+// other than '-' and '_' dropped, spaces as '-'.
+func slug(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r > 127:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// anchors returns the heading anchors of a Markdown text, outside code
+// blocks; a repeated heading gets -1, -2, ... as on GitHub.
+func anchors(text string) map[string]bool {
+	out := map[string]bool{}
+	seen := map[string]int{}
+	inCode := false
+	for line := range strings.SplitSeq(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inCode = !inCode
+			continue
+		}
+		if inCode {
+			continue
+		}
+		m := mdHeading.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		s := slug(strings.NewReplacer("`", "", "*", "").Replace(m[1]))
+		if n := seen[s]; n > 0 {
+			out[s+"-"+itoa(n)] = true
+		} else {
+			out[s] = true
+		}
+		seen[s]++
+	}
+	return out
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n < 10 {
+		return digits[n : n+1]
+	}
+	return itoa(n/10) + digits[n%10:n%10+1]
+}
+
+// TestDocsLinks checks every relative link of README.md and docs/*.md:
+// the file exists, and a #fragment names a heading of it.
+func TestDocsLinks(t *testing.T) {
+	root := filepath.Join("..", "..")
+	files := []string{"README.md"}
+	more, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range more {
+		rel, _ := filepath.Rel(root, m)
+		files = append(files, rel)
+	}
+	if len(files) < 10 {
+		t.Fatalf("found %d docs files, want README.md and the pages of docs/", len(files))
+	}
+	texts := map[string]string{}
+	read := func(rel string) (string, bool) {
+		if s, ok := texts[rel]; ok {
+			return s, true
+		}
+		b, err := os.ReadFile(filepath.Join(root, rel))
+		if err != nil {
+			return "", false
+		}
+		texts[rel] = string(b)
+		return string(b), true
+	}
+	checked := 0
+	for _, name := range files {
+		text, _ := read(name)
+		inCode := false
+		for i, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "```") {
+				inCode = !inCode
+			}
+			if inCode {
+				continue
+			}
+			for _, m := range mdLink.FindAllStringSubmatch(line, -1) {
+				target := m[1]
+				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+					continue
+				}
+				file, frag, _ := strings.Cut(target, "#")
+				dest := name
+				if file != "" {
+					dest = filepath.Clean(filepath.Join(filepath.Dir(name), file))
+				}
+				checked++
+				destText, ok := read(dest)
+				if !ok {
+					if _, err := os.Stat(filepath.Join(root, dest)); err != nil {
+						t.Errorf("%s:%d: link %q: %s does not exist", name, i+1, target, dest)
+					}
+					continue
+				}
+				if frag != "" && strings.HasSuffix(dest, ".md") && !anchors(destText)[frag] {
+					t.Errorf("%s:%d: link %q: %s has no heading with anchor #%s", name, i+1, target, dest, frag)
+				}
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("checked %d links, want at least 20", checked)
+	}
+}
+
+func TestSlug(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"How changes apply (sync)", "how-changes-apply-sync"},
+		{"Files: which ones are declarations", "files-which-ones-are-declarations"},
+		{"No secrets in argv", "no-secrets-in-argv"},
+		{"serve", "serve"},
+		{"Behind a reverse proxy", "behind-a-reverse-proxy"},
+	} {
+		if got := slug(tc.in); got != tc.want {
+			t.Errorf("slug(%q): got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
