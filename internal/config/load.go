@@ -544,17 +544,35 @@ func (l *loader) loadFile(name string, doc parsed) {
 		return
 	}
 	d := &decoder{file: name, errs: &l.errs, fieldPos: l.fieldPos, nodes: l.nodes, bad: l.bad, fields: l.fields, keep: &l.keep}
-	root := d.visit(doc.root)
+	byKey := topLevel(d, doc.root)
+	if byKey == nil {
+		return
+	}
+	if p, ok := byKey["settings"]; ok {
+		l.loadSettings(d, p)
+	}
+	proj := l.projectOf(d, byKey)
+	if proj == nil {
+		return
+	}
+	l.loadProjectFields(d, proj, byKey)
+	l.loadKinds(d, proj, byKey)
+}
+
+// topLevel returns a file's known top-level keys with their pairs,
+// reporting unknown keys; nil when the file declares nothing (only
+// comments) or is not a mapping.
+func topLevel(d *decoder, doc *yaml.Node) map[string]pair {
+	root := d.visit(doc)
 	if root == nil || isNull(root) {
-		return // only comments
+		return nil // only comments
 	}
 	if root.Kind != yaml.MappingNode {
 		d.errorf(root, "", "expected a mapping of top-level keys (project, templates, ...), got %s", describe(root))
-		return
+		return nil
 	}
-	pairs := d.pairs(root, "")
 	byKey := map[string]pair{}
-	for _, p := range pairs {
+	for _, p := range d.pairs(root, "") {
 		if !contains(topKeys, p.k.Value) {
 			if c := closest(p.k.Value, topKeys); c != "" {
 				d.errorf(p.k, p.k.Value, "unknown top-level key %q (did you mean %q?)", p.k.Value, c)
@@ -565,53 +583,66 @@ func (l *loader) loadFile(name string, doc parsed) {
 		}
 		byKey[p.k.Value] = p
 	}
-	if p, ok := byKey["settings"]; ok {
-		if l.settings.File != "" {
-			d.errorf(p.k, "settings", "settings already declared at %s; declare them in one file only", l.settings)
-		} else {
-			l.settings = d.pos(p.k)
-			l.cfg.Settings.Pos = l.settings
-			d.decode(p.v, reflect.ValueOf(&l.cfg.Settings).Elem(), "settings")
-			for name, t := range l.cfg.Settings.APITokens {
-				t.Name = name
-			}
-		}
-	}
-	var proj *Project
-	pp, hasProject := byKey["project"]
-	if hasProject {
-		var pname string
-		vn := d.visit(pp.v)
-		switch {
-		case vn == nil:
-		case isNull(vn) || (vn.Kind == yaml.ScalarNode && vn.Tag == "!!str" && vn.Value == ""):
-			d.errorf(vn, "project", "missing project name")
-		default:
-			d.decode(vn, reflect.ValueOf(&pname).Elem(), "project")
-			switch {
-			case pname == "":
-			case !validName(pname):
-				d.errorf(vn, "project", "invalid name %q: names must match %s", pname, namePattern)
-			default:
-				proj = l.cfg.Projects[pname]
-				if proj == nil {
-					proj = &Project{Name: pname, Pos: d.pos(vn)}
-					l.cfg.Projects[pname] = proj
-				}
-			}
-		}
-	}
-	if proj == nil {
-		if !hasProject {
-			for _, k := range topKeys[1:10] {
-				if p, ok := byKey[k]; ok {
-					d.errorf(p.k, "project", "missing top-level key \"project\": a file that declares %s must say which project (project: NAME)", k)
-					break
-				}
-			}
-		}
+	return byKey
+}
+
+// loadSettings decodes the daemon-wide settings, which one file only may
+// declare.
+func (l *loader) loadSettings(d *decoder, p pair) {
+	if l.settings.File != "" {
+		d.errorf(p.k, "settings", "settings already declared at %s; declare them in one file only", l.settings)
 		return
 	}
+	l.settings = d.pos(p.k)
+	l.cfg.Settings.Pos = l.settings
+	d.decode(p.v, reflect.ValueOf(&l.cfg.Settings).Elem(), "settings")
+	for name, t := range l.cfg.Settings.APITokens {
+		t.Name = name
+	}
+}
+
+// projectOf returns the project a file adds to, created on its first
+// file; nil when the file names none (reported when it declares kinds)
+// or names it wrongly.
+func (l *loader) projectOf(d *decoder, byKey map[string]pair) *Project {
+	pp, hasProject := byKey["project"]
+	if !hasProject {
+		for _, k := range topKeys[1:10] {
+			if p, ok := byKey[k]; ok {
+				d.errorf(p.k, "project", "missing top-level key \"project\": a file that declares %s must say which project (project: NAME)", k)
+				break
+			}
+		}
+		return nil
+	}
+	vn := d.visit(pp.v)
+	if vn == nil {
+		return nil
+	}
+	if isNull(vn) || (vn.Kind == yaml.ScalarNode && vn.Tag == "!!str" && vn.Value == "") {
+		d.errorf(vn, "project", "missing project name")
+		return nil
+	}
+	var pname string
+	d.decode(vn, reflect.ValueOf(&pname).Elem(), "project")
+	switch {
+	case pname == "":
+		return nil
+	case !validName(pname):
+		d.errorf(vn, "project", "invalid name %q: names must match %s", pname, namePattern)
+		return nil
+	}
+	proj := l.cfg.Projects[pname]
+	if proj == nil {
+		proj = &Project{Name: pname, Pos: d.pos(vn)}
+		l.cfg.Projects[pname] = proj
+	}
+	return proj
+}
+
+// loadProjectFields decodes a project's own scalar fields, each of which
+// one file only may declare.
+func (l *loader) loadProjectFields(d *decoder, proj *Project, byKey map[string]pair) {
 	base := "projects." + proj.Name
 	if p, ok := byKey["description"]; ok {
 		if first, dup := l.projDesc[proj.Name]; dup {
@@ -630,6 +661,12 @@ func (l *loader) loadFile(name string, doc parsed) {
 			d.decode(p.v, reflect.ValueOf(&proj.MaxParallelTasks).Elem(), base+".max_parallel_tasks")
 		}
 	}
+}
+
+// loadKinds decodes a file's objects of each kind into its project,
+// reporting a name declared twice with both places.
+func (l *loader) loadKinds(d *decoder, proj *Project, byKey map[string]pair) {
+	base := "projects." + proj.Name
 	pv := reflect.ValueOf(proj).Elem()
 	for _, kind := range projectKinds {
 		p, ok := byKey[kind]
