@@ -117,6 +117,7 @@ Usage:
   semaphored tasks [--project P] [--template T] [--status S]              list tasks
   semaphored logs ID [-f]                                                 print or follow a task's log
   semaphored stop ID | confirm ID | reject ID                             control a task
+  semaphored events [-f] [--type T] [--project P] [--source S]            what webhooks, schedules and integrations did
   semaphored version                                                      print the version
 
 Every flag also reads an environment variable: --data <-> SEMAPHORED_DATA, and so on.
@@ -136,6 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"run":      cmdRun,
 		"tasks":    cmdTasks,
 		"logs":     cmdLogs,
+		"events":   cmdEvents,
 		"stop":     cmdStop,
 		"confirm":  cmdConfirm,
 		"reject":   cmdReject,

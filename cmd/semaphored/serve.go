@@ -27,9 +27,11 @@ import (
 	"github.com/semaphored/semaphored/internal/exec/runner"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/housekeep"
+	"github.com/semaphored/semaphored/internal/schedule"
 	"github.com/semaphored/semaphored/internal/server"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/sync"
+	"github.com/semaphored/semaphored/internal/webhook"
 )
 
 // errSecondSignal is the cause of the drain's end when a second SIGINT or
@@ -186,9 +188,10 @@ type components struct {
 	syncer *sync.Syncer
 	engine *exec.Engine
 	api    *api.Handler
+	hooks  *webhook.Receiver
 	// producers create work or change the state on their own: config
-	// sync, housekeeping (and the webhook intake worker and cron when they
-	// are wired). They run until the second step of the shutdown.
+	// sync, housekeeping, the webhook intake worker and the scheduler.
+	// They run until the second step of the shutdown.
 	producers []producer
 }
 
@@ -266,6 +269,8 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 		}
 	}
 	o.srv.Handle("/api/v1/", c.api)
+	// Webhooks authenticate with their own secrets, never API tokens.
+	o.srv.Handle("/hooks/", c.hooks.Handler())
 	o.syncer.Store(c.syncer)
 	logger.Info("semaphored started", "version", version, "listen", o.srv.Addr(), "config", source.String(), "data", o.data,
 		"admin_token_file", filepath.Join(o.data, api.AdminTokenFile), "public_url", o.publicURL)
@@ -311,9 +316,23 @@ func build(ctx context.Context, o daemonOptions, source sync.Source, store *stat
 	if err != nil {
 		return nil, err
 	}
-	return &components{syncer: syncer, engine: engine, api: h, producers: []producer{
+	hooks, err := webhook.New(webhook.Options{
+		Store: store, Engine: engine, Snapshots: syncer, Sync: syncer, Differ: git, Secrets: resolver,
+		Logger: logger.With("component", "webhook"), Registerer: o.reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sched, err := schedule.New(schedule.Options{Store: store, Queue: engine, Logger: logger.With("component", "schedule"), Registerer: o.reg})
+	if err != nil {
+		return nil, err
+	}
+	syncer.Subscribe(func(s config.Snapshot) { sched.Update(s.Config) })
+	return &components{syncer: syncer, engine: engine, api: h, hooks: hooks, producers: []producer{
 		{"config sync", syncer.Run},
 		{"housekeeping", hk.Run},
+		{"webhook intake", hooks.Run},
+		{"schedule", sched.Run},
 	}}, nil
 }
 

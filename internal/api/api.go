@@ -125,6 +125,7 @@ func New(opts Options) (*Handler, error) {
 	h.handle("POST /api/v1/projects/{project}/templates/{template}/tasks", config.ScopeRun, h.createTask)
 	h.handle("POST /api/v1/projects/{project}/stop", config.ScopeRun, h.stopProject)
 	h.handle("POST /api/v1/projects/{project}/templates/{template}/stop", config.ScopeRun, h.stopProject)
+	h.handle("GET /api/v1/events", config.ScopeRead, h.listEvents)
 	h.handle("GET /api/v1/tasks", config.ScopeRead, h.listTasks)
 	h.handle("GET /api/v1/tasks/{id}", config.ScopeRead, h.getTask)
 	h.handle("GET /api/v1/tasks/{id}/log", config.ScopeRead, h.taskLog)

@@ -38,6 +38,9 @@ type Task struct {
 	Trigger string `json:"trigger"`
 	// TriggeredBy names who or what (a token name, a schedule); no secret.
 	TriggeredBy string `json:"triggered_by,omitempty"`
+	// Origin says which delivery, pull request or schedule slot created
+	// the task; absent for API and CLI tasks.
+	Origin *Origin `json:"origin,omitempty"`
 	// Commit is the SHA it ran at (or will: empty means the head of Branch
 	// when it starts).
 	Commit    string         `json:"commit,omitempty"`
@@ -60,11 +63,31 @@ type Task struct {
 	LogBytes uint64    `json:"log_bytes"`
 }
 
+// Origin is where a triggered task came from.
+type Origin struct {
+	Source     string    `json:"source,omitempty"`
+	DeliveryID string    `json:"delivery_id,omitempty"`
+	PR         int       `json:"pr,omitempty"`
+	Head       string    `json:"head,omitempty"`
+	Base       string    `json:"base,omitempty"`
+	Fork       bool      `json:"fork,omitempty"`
+	Slot       time.Time `json:"slot,omitzero"`
+}
+
+// originOf is the origin of a trigger; nil when it names none.
+func originOf(tr task.Trigger) *Origin {
+	o := Origin{Source: tr.Source, DeliveryID: tr.DeliveryID, PR: tr.PR, Head: tr.Head, Base: tr.Base, Fork: tr.Fork, Slot: tr.Slot}
+	if o == (Origin{}) {
+		return nil
+	}
+	return &o
+}
+
 // TaskOf is the API's view of a stored task.
 func TaskOf(t state.Task) Task {
 	return Task{
 		ID: t.ID, Project: t.Project, Template: t.Template, Status: t.Status,
-		Trigger: string(t.Trigger.Type), TriggeredBy: t.Trigger.Actor,
+		Trigger: string(t.Trigger.Type), TriggeredBy: t.Trigger.Actor, Origin: originOf(t.Trigger),
 		Commit: t.Commit, Branch: t.Branch, Vars: t.Vars, Arguments: t.Arguments,
 		Limit: t.Limit, Tags: t.Tags, SkipTags: t.SkipTags, Workspace: t.Workspace, DryRun: t.DryRun,
 		Message: t.Message, ExitCode: t.ExitCode,

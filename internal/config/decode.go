@@ -574,6 +574,8 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[Override]():            {"vars", "branch", "commit", "arguments", "limit", "tags", "skip_tags", "dry_run", "workspace"},
 	reflect.TypeFor[PRMode]():              {"check", "plan"},
 	reflect.TypeFor[IntegrationAuthType](): {"hmac", "token", "none"},
+	reflect.TypeFor[Overlap]():             {"skip", "queue"},
+	reflect.TypeFor[CatchUp]():             {"none", "last"},
 }
 
 // enumValues lists the allowed values of an enum type, or nil.

@@ -638,6 +638,7 @@ var schemaRejects = map[string]bool{
 	"secret-shape":           true,
 	"settings-twice":         false,
 	"thirty-mistakes":        true,
+	"trigger-settings":       true,
 	"unknown-key":            true,
 	"wrong-type":             true,
 }

@@ -39,6 +39,11 @@ type Settings struct {
 	DrainTimeout Duration `yaml:"drain_timeout" json:"drain_timeout"`
 	// APITokens are keyed by name.
 	APITokens map[string]*APIToken `yaml:"api_tokens" json:"api_tokens"`
+	// ConfigRepo declares the forge of the config repository itself, so
+	// that a push to it starts a sync at once (optional).
+	ConfigRepo *ConfigRepo `yaml:"config_repo" json:"config_repo,omitempty"`
+	// Webhooks tunes the webhook receivers.
+	Webhooks Webhooks `yaml:"webhooks" json:"webhooks"`
 
 	Pos Pos `yaml:"-" json:"-"`
 }
@@ -49,6 +54,22 @@ type Settings struct {
 type Retention struct {
 	KeepTasks int `yaml:"keep_tasks" json:"keep_tasks"`
 	KeepDays  int `yaml:"keep_days" json:"keep_days"`
+}
+
+// ConfigRepo is the config repository as its forge knows it.
+type ConfigRepo struct {
+	// Forge is where its push webhooks come from (type, repo, secret);
+	// Repo is required: the daemon's --config URL is not part of the tree.
+	Forge *Forge `yaml:"forge" json:"forge,omitempty"`
+
+	Pos Pos `yaml:"-" json:"-"`
+}
+
+// Webhooks are the settings of the webhook receivers.
+type Webhooks struct {
+	// MaxBody is the largest request body accepted (default 25MiB,
+	// GitHub's own cap); a larger one is refused with 413 unread.
+	MaxBody ByteSize `yaml:"max_body" json:"max_body"`
 }
 
 // Scope is what an API token may do. Each scope includes the ones before it.
@@ -313,6 +334,9 @@ type PushTrigger struct {
 	Branches []string `yaml:"branches" json:"branches,omitempty"`
 	// Paths are glob patterns ("**" allowed); empty means any change.
 	Paths []string `yaml:"paths" json:"paths,omitempty"`
+	// Tags are glob patterns of tags whose push runs the template; a tag
+	// push runs nothing when empty.
+	Tags []string `yaml:"tags" json:"tags,omitempty"`
 }
 
 // PRMode is how a pull request runs a template: never an apply.
@@ -330,12 +354,39 @@ type PullRequestTrigger struct {
 	Paths    []string `yaml:"paths" json:"paths,omitempty"`
 	// Mode defaults to plan for terraform/tofu and check otherwise.
 	Mode PRMode `yaml:"mode" json:"mode"`
+	// Forks lets pull requests from forks run, without the project's
+	// secrets (default false: a fork's pull request runs nothing).
+	Forks bool `yaml:"forks" json:"forks,omitempty"`
 }
+
+// Overlap says what a schedule does with a slot while its previous task
+// still waits or runs.
+type Overlap string
+
+const (
+	OverlapSkip  Overlap = "skip"  // record the slot as skipped (default)
+	OverlapQueue Overlap = "queue" // queue a task anyway
+)
+
+// CatchUp says what a schedule does with slots missed while the daemon was
+// down.
+type CatchUp string
+
+const (
+	CatchUpNone CatchUp = "none" // forget them (default)
+	CatchUpLast CatchUp = "last" // run the last missed slot once
+)
 
 // ScheduleTrigger is a cron schedule written on the template itself.
 type ScheduleTrigger struct {
 	Cron     string `yaml:"cron" json:"cron"`
 	Timezone string `yaml:"timezone" json:"timezone,omitempty"`
+	// Overlap is skip (default: a slot whose previous task still waits or
+	// runs is recorded as skipped) or queue.
+	Overlap Overlap `yaml:"overlap" json:"overlap,omitempty"`
+	// CatchUp is none (default) or last: run the last slot missed while the
+	// daemon was down, once.
+	CatchUp CatchUp `yaml:"catch_up" json:"catch_up,omitempty"`
 }
 
 // Schedule runs a template on cron with optional overrides.
@@ -348,6 +399,12 @@ type Schedule struct {
 	Branch   string         `yaml:"branch" json:"branch,omitempty"`
 	// Active defaults to true.
 	Active *bool `yaml:"active" json:"active"`
+	// Overlap is skip (default: a slot whose previous task still waits or
+	// runs is recorded as skipped) or queue.
+	Overlap Overlap `yaml:"overlap" json:"overlap,omitempty"`
+	// CatchUp is none (default) or last: run the last slot missed while the
+	// daemon was down, once.
+	CatchUp CatchUp `yaml:"catch_up" json:"catch_up,omitempty"`
 
 	Pos Pos `yaml:"-" json:"-"`
 }
@@ -380,11 +437,20 @@ type IntegrationAuth struct {
 }
 
 // Matcher selects requests: exactly one of Header or Body (a dotted path
-// into the JSON body, e.g. "alerts.0.status") is compared with Equals.
+// into the JSON body with array indexes, e.g. "alerts.0.status") is
+// compared by at most one operator: Equals (also the meaning of none, with
+// the empty string), NotEquals, Contains or Regex (RE2, unanchored).
 type Matcher struct {
 	Header string `yaml:"header" json:"header,omitempty"`
 	Body   string `yaml:"body" json:"body,omitempty"`
 	Equals string `yaml:"equals" json:"equals"`
+	// NotEquals matches a value other than this one (a missing value too).
+	NotEquals string `yaml:"not_equals" json:"not_equals,omitempty"`
+	// Contains matches a value containing this text.
+	Contains string `yaml:"contains" json:"contains,omitempty"`
+	// Regex matches a value this RE2 expression finds a match in
+	// (unanchored: write ^...$ for the whole value).
+	Regex string `yaml:"regex" json:"regex,omitempty"`
 }
 
 // Extractor turns a request value into a task var.

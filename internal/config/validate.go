@@ -71,6 +71,7 @@ func (l *loader) validateSettings() {
 	if s.MaxLogBytes < 1024 {
 		l.errs.add(l.at(s, "max_log_bytes", s.Pos), "settings.max_log_bytes", "must be at least 1KiB, got %s", s.MaxLogBytes)
 	}
+	l.validateTriggerSettings(s)
 	for _, name := range sortedKeys(s.APITokens) {
 		t := s.APITokens[name]
 		p := "settings.api_tokens." + name
@@ -400,6 +401,7 @@ func (l *loader) validateTriggers(p *Project, path string, t *Template) {
 	if tr.Push != nil {
 		globs(tr.Push, path+".push", "branches", tr.Push.Branches)
 		globs(tr.Push, path+".push", "paths", tr.Push.Paths)
+		globs(tr.Push, path+".push", "tags", tr.Push.Tags)
 	}
 	if tr.PullRequest != nil {
 		globs(tr.PullRequest, path+".pull_request", "branches", tr.PullRequest.Branches)
@@ -410,6 +412,7 @@ func (l *loader) validateTriggers(p *Project, path string, t *Template) {
 		if s.Timezone == "" {
 			s.Timezone = "UTC"
 		}
+		defaultOverlap(&s.Overlap, &s.CatchUp)
 		l.checkCron(s, t.Pos, sp, s.Cron, s.Timezone)
 	}
 }
@@ -472,6 +475,7 @@ func (l *loader) validateSchedule(p *Project, path string, s *Schedule) {
 		t := true
 		s.Active = &t
 	}
+	defaultOverlap(&s.Overlap, &s.CatchUp)
 	l.checkCron(s, s.Pos, path, s.Cron, s.Timezone)
 	if l.required(s, s.Pos, path, "template", s.Template != "", "") {
 		ref(l, l.at(s, "template", s.Pos), path+".template", "template", s.Template, p.Templates)
@@ -506,6 +510,7 @@ func (l *loader) validateIntegration(p *Project, path string, in *Integration) {
 		if (m.Header == "") == (m.Body == "") {
 			l.errs.add(l.at(m, "", in.Pos), fmt.Sprintf("%s.matchers[%d]", path, i), "a matcher takes exactly one of header or body")
 		}
+		l.validateMatcherOp(m, in.Pos, fmt.Sprintf("%s.matchers[%d]", path, i))
 	}
 	for i := range in.Extractors {
 		e := &in.Extractors[i]

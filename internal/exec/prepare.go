@@ -26,10 +26,14 @@ import (
 type secrets struct {
 	r      SecretResolver
 	values []string
+	// withheld: the task checks a pull request from a fork, whose code
+	// must not get the project's secrets; every reference resolves to ""
+	// (git credentials excepted: see checkout).
+	withheld bool
 }
 
 func (s *secrets) resolve(what string, ref *config.Secret) (string, error) {
-	if ref == nil {
+	if ref == nil || s.withheld {
 		return "", nil
 	}
 	v, err := s.r.Resolve(*ref)
@@ -76,7 +80,10 @@ func (e *Engine) prepare(ctx context.Context, t state.Task, lw *logWriter, taskD
 	if err != nil {
 		return runner.Spec{}, "", err
 	}
-	sec := &secrets{r: e.secrets}
+	sec := &secrets{r: e.secrets, withheld: t.Trigger.Fork}
+	if sec.withheld {
+		lw.engineLine("pull request from a fork: the project's secrets are withheld")
+	}
 	branch := t.Branch
 	if branch == "" {
 		branch = repo.Branch
@@ -173,6 +180,11 @@ func applyEnvironment(spec *runner.Spec, p *config.Project, tmpl *config.Templat
 		return nil
 	}
 	env := p.EnvironmentOf(tmpl)
+	if env != nil && sec.withheld {
+		maps.Copy(spec.Vars, env.Vars)
+		maps.Copy(spec.Env, env.Env)
+		return nil
+	}
 	if env == nil {
 		return fmt.Errorf("environment %s of template %s is not declared", tmpl.Environment, tmpl.Name)
 	}
@@ -327,7 +339,7 @@ func (e *Engine) inventory(ctx context.Context, root string, p *config.Project, 
 
 // sshKey resolves the inventory's ssh key, decrypted, for ansible.
 func sshKey(p *config.Project, inv *config.Inventory, a *runner.AnsibleSpec, sec *secrets) error {
-	if inv.SSHKey == "" {
+	if inv.SSHKey == "" || sec.withheld {
 		return nil
 	}
 	k := p.Keys[inv.SSHKey]
@@ -357,7 +369,7 @@ func sshKey(p *config.Project, inv *config.Inventory, a *runner.AnsibleSpec, sec
 
 // becomeKey resolves the inventory's become password.
 func becomeKey(p *config.Project, inv *config.Inventory, a *runner.AnsibleSpec, sec *secrets) error {
-	if inv.BecomeKey == "" {
+	if inv.BecomeKey == "" || sec.withheld {
 		return nil
 	}
 	k := p.Keys[inv.BecomeKey]
@@ -446,7 +458,11 @@ func (e *Engine) checkout(ctx context.Context, root string, p *config.Project, r
 		}
 		url = filepath.Join(root, url)
 	}
-	auth, err := gitAuth(p, repo, sec)
+	// Git credentials fetch the code and never reach the job: a fork's
+	// task fetches with them too. They are masked all the same.
+	gsec := &secrets{r: sec.r}
+	auth, err := gitAuth(p, repo, gsec)
+	sec.values = append(sec.values, gsec.values...)
 	if err != nil {
 		return "", fmt.Errorf("repository %s: %w", repo.Name, err)
 	}

@@ -602,12 +602,31 @@ func (op *operation) commitBySHA(ctx context.Context, sha, branch string) (*obje
 	if !errors.Is(err, plumbing.ErrObjectNotFound) {
 		return nil, &corruptError{fmt.Errorf("read commit %s: %w", sha, err)}
 	}
+	// The head of a pull request from a fork is on no branch of the base
+	// repository, only under the forge's pull request refs (GitHub and
+	// Gitea: refs/pull/N/head; GitLab: refs/merge-requests/N/head).
+	if err := op.fetch(ctx, prRefSpecs...); err != nil {
+		return nil, err
+	}
+	if commit, err = op.repo.CommitObject(hash); err == nil {
+		return commit, nil
+	}
+	if !errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, &corruptError{fmt.Errorf("read commit %s: %w", sha, err)}
+	}
 	// Refs that point at missing commits mean objects were lost: the fetch
 	// negotiated with a lie, so clone again rather than report not-found.
 	if err := op.checkRefs(); err != nil {
 		return nil, err
 	}
 	return nil, fmt.Errorf("commit %s %w on any branch of the remote", sha, ErrNotFound)
+}
+
+// prRefSpecs fetch the pull request heads forges publish, into refs of
+// their own (never branches).
+var prRefSpecs = []config.RefSpec{
+	"+refs/pull/*/head:refs/pull/*/head",
+	"+refs/merge-requests/*/head:refs/merge-requests/*/head",
 }
 
 // checkRefs verifies every branch of the clone points at a readable commit.

@@ -60,7 +60,7 @@ func TestNoAliasing(t *testing.T) {
 	if len(revs) != 1 || revs[0].ID != "r1" {
 		t.Errorf("Revisions after close = %v", revs)
 	}
-	if len(events) != 3 || events[0].Key.Project != "proj" {
+	if len(events) != 4 || events[0].Key.Project != "proj" || events[3].Delivery != "d1" {
 		t.Errorf("Events after close = %+v", events)
 	}
 	if len(tasks) != 1 || tasks[0].Template != "deploy" || tasks[0].Vars["k"] != "v" {

@@ -193,7 +193,25 @@ func (s *Store) acceptTx(tx *bbolt.Tx, d *Delivery, tasks []Task) ([]Task, bool,
 			return nil, false, err
 		}
 	}
+	if err := s.putDeliveryEvent(tx, d, out); err != nil {
+		return nil, false, err
+	}
 	return out, true, nil
+}
+
+// putDeliveryEvent records in the event log that d was accepted or
+// completed, with the tasks it has so far.
+func (s *Store) putDeliveryEvent(tx *bbolt.Tx, d *Delivery, tasks []Task) error {
+	var projects []string
+	for _, t := range tasks {
+		if !slices.Contains(projects, t.Project) {
+			projects = append(projects, t.Project)
+		}
+	}
+	return putEvent(tx.Bucket(bucketEvents), Event{
+		At: s.now(), Type: EventDelivery, Source: d.Source, Delivery: d.ID,
+		TaskIDs: slices.Clone(d.TaskIDs), Projects: projects, Message: d.Note,
+	})
 }
 
 // PendingDeliveries returns the deliveries still marked Pending, oldest
@@ -253,6 +271,9 @@ func (s *Store) CompleteDelivery(ctx context.Context, source, id string, tasks [
 		}
 		d.Pending, d.Payload, d.Note = false, nil, note
 		if err := putDelivery(tx, &d); err != nil {
+			return err
+		}
+		if err := s.putDeliveryEvent(tx, &d, out); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketDeliveryPending).Delete(timedKey(d.Received, k))

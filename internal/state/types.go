@@ -95,6 +95,7 @@ const (
 	EventConfig     EventType = "config"      // an object created, updated or deleted by a revision
 	EventRevision   EventType = "revision"    // a revision became active, or was rejected
 	EventTaskStatus EventType = "task_status" // a task changed status
+	EventDelivery   EventType = "delivery"    // a webhook delivery, integration call or schedule slot was accepted or completed
 )
 
 // Event is an entry of the append-only event log.
@@ -108,6 +109,12 @@ type Event struct {
 	TaskID   uint64     `json:"task_id,omitempty"`
 	Status   TaskStatus `json:"status,omitempty"`
 	Message  string     `json:"message,omitempty"`
+	// Source, Delivery, TaskIDs and Projects describe a delivery event:
+	// where it came from, its id, the tasks it created and their projects.
+	Source   string   `json:"source,omitempty"`
+	Delivery string   `json:"delivery,omitempty"`
+	TaskIDs  []uint64 `json:"task_ids,omitempty"`
+	Projects []string `json:"projects,omitempty"`
 }
 
 // TaskStatus is where a task is in its life.

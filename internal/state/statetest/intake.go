@@ -25,6 +25,7 @@ var intakeTests = []test{
 	{"pending after reopen", testPendingReopen},
 	{"unknown delivery", testDeliveryUnknown},
 	{"concurrent accepts", testAcceptConcurrent},
+	{"delivery events", testDeliveryEvents},
 }
 
 func countTasks(t *testing.T, s Store) int {
@@ -322,5 +323,57 @@ func testAcceptConcurrent(t *testing.T, s Store) {
 	wg.Wait()
 	if c := countTasks(t, s); c != 2+n {
 		t.Errorf("got %d tasks, want %d", c, 2+n)
+	}
+}
+
+// testDeliveryEvents checks that accepting and completing a delivery each
+// append one event with the delivery's source, id, note, tasks and their
+// projects, and that a replay appends none.
+func testDeliveryEvents(t *testing.T, s Store) {
+	ctx := context.Background()
+	deliveryEvents := func() []state.Event {
+		t.Helper()
+		all, err := s.Events(ctx, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []state.Event
+		for _, e := range all {
+			if e.Type == state.EventDelivery {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	d := delivery("d1")
+	d.Note = "tasks for web/deploy, ops/lint"
+	_, tasks, _, err := s.AcceptDelivery(ctx, d, []state.Task{newTask("web", "deploy"), newTask("ops", "lint"), newTask("web", "lint")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.AcceptDelivery(ctx, d, nil); err != nil { // a replay
+		t.Fatal(err)
+	}
+	p := delivery("d2")
+	p.Pending = true
+	if _, _, _, err := s.AcceptDelivery(ctx, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, more, err := s.CompleteDelivery(ctx, "github", "d2", []state.Task{newTask("web", "deploy")}, "paths matched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := deliveryEvents()
+	if len(got) != 3 {
+		t.Fatalf("got %d delivery events, want 3 (accept d1, accept d2, complete d2): %+v", len(got), got)
+	}
+	if e := got[0]; e.Source != "github" || e.Delivery != "d1" || e.Message != d.Note || !slices.Equal(e.TaskIDs, ids(tasks)) || !slices.Equal(e.Projects, []string{"web", "ops"}) {
+		t.Errorf("accept event = %+v, want d1 with its note, tasks %v and projects [web ops]", e, ids(tasks))
+	}
+	if e := got[1]; e.Delivery != "d2" || len(e.TaskIDs) != 0 {
+		t.Errorf("pending accept event = %+v, want d2 without tasks", e)
+	}
+	if e := got[2]; e.Delivery != "d2" || e.Message != "paths matched" || !slices.Equal(e.TaskIDs, ids(more)) || !slices.Equal(e.Projects, []string{"web"}) {
+		t.Errorf("complete event = %+v, want d2 with its note and task %v", e, ids(more))
 	}
 }
