@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,12 +60,19 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the HTTP metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
+	// StreamWriteTimeout bounds each write of a streamed answer (a task
+	// list, a log, a followed log): a caller that takes longer to accept
+	// one batch is dropped. The deadline is renewed before every write, so
+	// a follower that keeps reading is never cut. Default
+	// DefaultStreamWriteTimeout.
+	StreamWriteTimeout time.Duration
 }
+
+// DefaultStreamWriteTimeout is the StreamWriteTimeout when none is set.
+const DefaultStreamWriteTimeout = 30 * time.Second
 
 // Limits of the API.
 const (
-	// MaxBodyBytes is the largest request body accepted (413 beyond).
-	MaxBodyBytes = 1 << 20
 	// DefaultPageSize is the number of tasks a list answers without ?limit.
 	DefaultPageSize = 50
 	// MaxPageSize is the largest ?limit of a task list.
@@ -83,6 +91,10 @@ type Handler struct {
 	auth    *authenticator
 	routes  *http.ServeMux
 	metrics *metrics
+	// writeTimeout is Options.StreamWriteTimeout.
+	writeTimeout time.Duration
+	// listBuffer is listBufferBytes; tests lower it.
+	listBuffer int
 
 	// streams ends every followed log when CloseStreams is called.
 	streams      context.Context
@@ -118,6 +130,9 @@ func New(opts Options) (*Handler, error) {
 		auth:    newAuthenticator(opts.Secrets, opts.AdminToken, logger),
 		routes:  http.NewServeMux(),
 		metrics: m,
+
+		writeTimeout: cmp.Or(opts.StreamWriteTimeout, DefaultStreamWriteTimeout),
+		listBuffer:   listBufferBytes,
 	}
 	h.streams, h.closeStreams = context.WithCancel(context.Background())
 	h.handle("GET /api/v1/projects", config.ScopeRead, h.listProjects)
@@ -140,7 +155,10 @@ func New(opts Options) (*Handler, error) {
 // returns an error to answer, or nil once it answered.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
 
-// handle registers fn behind authentication and the scope check.
+// handle registers fn behind authentication and the scope check. Both
+// happen before anything reads the request's body, so a caller without a
+// valid token is answered at once (and its connection closed, see
+// writeError) even when it announced a body it never sends.
 func (h *Handler) handle(pattern string, need config.Scope, fn handlerFunc) {
 	h.routes.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := h.auth.authenticate(r, h.config.Snapshot().Config)
@@ -166,12 +184,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.metrics.observe("unmatched", sw.code(), time.Since(start))
 		return
 	}
+	// Deferred: a stream cut short ends the handler with a panic
+	// (http.ErrAbortHandler) and is counted too.
+	defer func() {
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		h.metrics.observe(route, sw.code(), time.Since(start))
+	}()
 	h.routes.ServeHTTP(sw, r)
-	route := r.Pattern
-	if route == "" {
-		route = "unmatched"
-	}
-	h.metrics.observe(route, sw.code(), time.Since(start))
 }
 
 // unrouted answers a request no pattern matches: 404, or 405 with Allow
@@ -188,6 +210,7 @@ func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
 	if allow := c.header.Get("Allow"); allow != "" {
 		w.Header().Set("Allow", allow)
 	}
+	closeAfterAnswer(w, r)
 	msg := "no such API path"
 	if code == http.StatusMethodNotAllowed {
 		msg = "method " + r.Method + " not allowed here"

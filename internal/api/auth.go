@@ -31,10 +31,12 @@ func (p *principal) project(name string) bool {
 	return p.projects == nil || p.projects[name]
 }
 
-// checkProject answers 403 when p may not touch project.
+// checkProject answers 404 when p may not touch project, as if it were
+// not declared: a token limited to some projects learns nothing of the
+// others, not even that they exist.
 func (p *principal) checkProject(name string) error {
 	if !p.project(name) {
-		return errorf(http.StatusForbidden, "token %q is not allowed on project %q", p.name, name)
+		return errorf(http.StatusNotFound, "no such project %q", name)
 	}
 	return nil
 }

@@ -42,8 +42,11 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request, p *principal) e
 	if !ok {
 		return errorf(http.StatusNotImplemented, "this daemon's store cannot make backups")
 	}
-	// A large file takes longer than the server's write timeout.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	// A large file takes longer than the server's write timeout: every
+	// write renews the deadline instead (see deadlineWriter), so a caller
+	// that stops reading is dropped.
+	dw := h.newDeadlineWriter(w)
+	defer dw.renew()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="state.db"`)
 	w.Header().Set("Cache-Control", "no-store")
@@ -52,7 +55,7 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request, p *principal) e
 	w.WriteHeader(http.StatusOK)
 	sum := sha256.New()
 	start := time.Now()
-	n, err := b.Backup(r.Context(), io.MultiWriter(w, sum))
+	n, err := b.Backup(r.Context(), io.MultiWriter(dw, sum))
 	if err != nil {
 		// The status is sent; leaving the trailers out tells the client.
 		h.log.ErrorContext(r.Context(), "backup failed", "token", p.name, "bytes", n, "err", err)

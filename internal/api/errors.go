@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/semaphored/semaphored/internal/exec"
 	"github.com/semaphored/semaphored/internal/state"
@@ -58,11 +59,13 @@ func statusOf(err error) (int, string) {
 
 // writeError answers err as JSON. A 500 is logged with its cause; the
 // caller only sees a generic message. Errors after the caller left are
-// not answered.
+// not answered. An error to a request that announced a body closes the
+// connection (see closeAfterAnswer).
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
 		return
 	}
+	closeAfterAnswer(w, r)
 	status, msg := statusOf(err)
 	if status == http.StatusInternalServerError {
 		h.log.ErrorContext(r.Context(), "api request failed",
@@ -72,6 +75,20 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		w.Header().Set("WWW-Authenticate", `Bearer realm="semaphored"`)
 	}
 	writeJSON(w, status, errorBody{Error: msg})
+}
+
+// closeAfterAnswer makes the answer to a request that announced a body
+// the last of its connection, sent at once. Without it net/http reads
+// what is left of the body before sending the answer (and again after
+// it, to reuse the connection), so a caller that announces a body and
+// never sends it would hold the connection with no answer until the read
+// timeout. The read deadline in the past ends that reading at once.
+func closeAfterAnswer(w http.ResponseWriter, r *http.Request) {
+	if !hasBody(r) {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 // writeJSON answers v as JSON with status.

@@ -147,10 +147,10 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request, p *principa
 	limit := DefaultPageSize
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
+		if err != nil || n < 1 || n > MaxPageSize {
 			return errorf(http.StatusBadRequest, "bad limit %q: want 1 to %d", v, MaxPageSize)
 		}
-		limit = min(n, MaxPageSize)
+		limit = n
 	}
 	out := make([]state.Event, 0, limit)
 	tasks := map[uint64]string{}

@@ -73,6 +73,12 @@ func testConfig() *config.Config {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with the handler's options edited by opt.
+func newFixtureWith(t testing.TB, opt func(*api.Options)) *fixture {
+	t.Helper()
 	f := &fixture{
 		store: apitest.NewStore(),
 		cfg:   apitest.NewConfig(testConfig()),
@@ -84,12 +90,16 @@ func newFixture(t testing.TB) *fixture {
 	}
 	f.engine = &apitest.Engine{Store: f.store}
 	t.Cleanup(f.engine.Wait)
-	h, err := api.New(api.Options{
+	opts := api.Options{
 		Engine: f.engine, Store: f.store, Config: f.cfg, Secrets: f.secrets,
 		AdminToken: adminToken,
 		Logger:     slog.New(slog.NewTextHandler(f.logs, nil)),
 		Registerer: f.reg,
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	h, err := api.New(opts)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
@@ -105,6 +115,9 @@ func (f *fixture) do(t testing.TB, method, path, token string, body string) *htt
 		rd = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

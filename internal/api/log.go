@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
-	"time"
 
 	"github.com/semaphored/semaphored/internal/state"
 )
@@ -32,9 +32,14 @@ func (h *Handler) taskLog(w http.ResponseWriter, r *http.Request, p *principal) 
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
-	lw := &logLines{w: bufio.NewWriterSize(w, 32<<10), stamps: q.stamps}
+	// Every write renews the write deadline (see deadlineWriter): a log of
+	// any length, or a follow of any duration, goes on while the caller
+	// reads, and a caller that stops reading is dropped.
+	dw := h.newDeadlineWriter(w)
+	defer dw.renew()
+	lw := &logLines{w: bufio.NewWriterSize(dw, 32<<10), stamps: q.stamps}
 	if q.follow {
-		return h.followLog(w, r, t.ID, q.from, lw)
+		return h.followLog(w, r, t.ID, q.from, lw, dw)
 	}
 	return h.readLog(w, r, t.ID, q.from, lw)
 }
@@ -97,7 +102,7 @@ func (h *Handler) readLog(w http.ResponseWriter, r *http.Request, id, from uint6
 			return h.streamError(w, r, lw.w, fmt.Errorf("read log of task %d: %w", id, err))
 		}
 		if err := lw.write(lines); err != nil {
-			return nil // the caller left
+			return h.streamCut(ctx, err)
 		}
 		if len(lines) < logBatch {
 			break
@@ -114,25 +119,22 @@ func (h *Handler) readLog(w http.ResponseWriter, r *http.Request, id, from uint6
 // the task ends, the caller leaves or the handler closes its streams
 // (shutdown: the stream is broken, not ended, so a client does not take
 // it for the end of the task).
-func (h *Handler) followLog(w http.ResponseWriter, r *http.Request, id, from uint64, lw *logLines) error {
+func (h *Handler) followLog(w http.ResponseWriter, r *http.Request, id, from uint64, lw *logLines, dw *deadlineWriter) error {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(h.streams, cancel)
 	defer stop()
 
-	rc := http.NewResponseController(w)
-	// A followed log lasts as long as the task: no server write timeout.
-	_ = rc.SetWriteDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
-	if err := rc.Flush(); err != nil {
-		return nil
+	if err := dw.Flush(); err != nil {
+		return h.streamCut(ctx, err)
 	}
 	send := func(lines []state.LogLine) error {
 		if err := lw.write(lines); err != nil {
 			return err
 		}
 		from = lines[len(lines)-1].N + 1
-		return rc.Flush()
+		return dw.Flush()
 	}
 	err := h.engine.FollowLog(ctx, id, from, send)
 	if err != nil && h.streams.Err() != nil && r.Context().Err() == nil {
@@ -145,13 +147,31 @@ func (h *Handler) followLog(w http.ResponseWriter, r *http.Request, id, from uin
 	switch {
 	case err == nil:
 		// The task ended and every line was sent.
-	case h.streams.Err() != nil && r.Context().Err() == nil:
+	case h.streams.Err() != nil && r.Context().Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded):
 		panic(http.ErrAbortHandler) // shutting down: not the end of the task
-	case ctx.Err() == nil:
-		h.log.ErrorContext(ctx, "follow log", "task", id, "err", err)
-		panic(http.ErrAbortHandler) // see streamError
+	default:
+		return h.streamCut(ctx, fmt.Errorf("follow log of task %d: %w", id, err))
 	}
 	return nil
+}
+
+// streamCut ends a stream that could not go on: the caller left, stopped
+// reading for longer than the write timeout (the write failed on its
+// deadline), or the source failed. The response is aborted, so the caller
+// sees a broken chunked body rather than an answer that looks complete.
+func (h *Handler) streamCut(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Checked first: net/http cancels the request's context on a
+		// failed write too.
+		h.metrics.streamsDropped.Inc()
+		h.log.WarnContext(context.WithoutCancel(ctx), "stream dropped: the caller stopped reading", "err", err)
+	case ctx.Err() != nil:
+		// The caller left or the server shuts down.
+	default:
+		h.log.ErrorContext(ctx, "stream cut", "err", err)
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // streamError answers err when nothing was sent yet; otherwise the stream

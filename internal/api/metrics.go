@@ -12,6 +12,9 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// streamsDropped counts streamed answers cut because the caller stopped
+	// reading for longer than the stream write timeout.
+	streamsDropped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -25,9 +28,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time to answer an API request (a followed log: until it ends), by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 300},
 		}, []string{"route"}),
+		streamsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "semaphored_http_streams_dropped_total",
+			Help: "Streamed answers (logs, follows, lists) cut because the caller stopped reading for longer than the write timeout.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.duration} {
+		for _, c := range []prometheus.Collector{m.requests, m.duration, m.streamsDropped} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

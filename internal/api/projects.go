@@ -45,8 +45,8 @@ func (h *Handler) activeConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// lookupProject finds a project the caller may see: 403 when the token is
-// limited to others, 404 when it is not declared.
+// lookupProject finds a project the caller may see: 404 when it is not
+// declared or the token is limited to others.
 func (h *Handler) lookupProject(p *principal, name string) (*config.Project, error) {
 	if err := p.checkProject(name); err != nil {
 		return nil, err

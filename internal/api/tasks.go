@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -123,7 +121,9 @@ func taskID(r *http.Request) (uint64, error) {
 }
 
 // visibleTask loads a task the caller may see: 404 when there is none,
-// 403 when its project is not the caller's.
+// and the same 404 when its project is not the caller's, so that a token
+// limited to some projects cannot tell the others' task ids from unused
+// ones.
 func (h *Handler) visibleTask(ctx context.Context, r *http.Request, p *principal) (state.Task, error) {
 	id, err := taskID(r)
 	if err != nil {
@@ -136,8 +136,8 @@ func (h *Handler) visibleTask(ctx context.Context, r *http.Request, p *principal
 	if err != nil {
 		return state.Task{}, fmt.Errorf("read task %d: %w", id, err)
 	}
-	if err := p.checkProject(t.Project); err != nil {
-		return state.Task{}, err
+	if !p.project(t.Project) {
+		return state.Task{}, errorf(http.StatusNotFound, "no such task %d", id)
 	}
 	return t, nil
 }
@@ -179,10 +179,10 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p *principal
 	limit := DefaultPageSize
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
+		if err != nil || n < 1 || n > MaxPageSize {
 			return errorf(http.StatusBadRequest, "bad limit %q: want 1 to %d", v, MaxPageSize)
 		}
-		limit = min(n, MaxPageSize)
+		limit = n
 	}
 	if f.Project != "" {
 		if err := p.checkProject(f.Project); err != nil {
@@ -193,45 +193,25 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, p *principal
 			f.Project = name
 		}
 	}
+	return h.writeTaskList(w, r, p, f, before, limit)
+}
 
-	// Read one more than asked to know whether a next page exists. A token
-	// limited to several projects filters here, reading on until the page
-	// is full or the store has no more.
-	out := make([]Task, 0, limit+1)
-	cursor := before
-	for len(out) <= limit {
-		want := limit + 1 - len(out)
-		batch, err := h.store.Tasks(r.Context(), f, cursor, want)
-		if err != nil {
-			return fmt.Errorf("list tasks: %w", err)
+// nextLink is the Link header of the page after one that ended at task
+// last.
+func nextLink(r *http.Request, f state.TaskFilter, last uint64, limit int) string {
+	q := r.URL.Query()
+	next := url.Values{}
+	for _, k := range []string{"project", "template"} {
+		if v := q.Get(k); v != "" {
+			next.Set(k, v)
 		}
-		for _, t := range batch {
-			if p.project(t.Project) {
-				out = append(out, taskSummary(t))
-			}
-		}
-		if len(batch) < want || len(batch) == 0 {
-			break
-		}
-		cursor = batch[len(batch)-1].ID
 	}
-	if len(out) > limit {
-		out = out[:limit]
-		next := url.Values{}
-		for _, k := range []string{"project", "template"} {
-			if v := q.Get(k); v != "" {
-				next.Set(k, v)
-			}
-		}
-		for _, s := range f.Status {
-			next.Add("status", string(s))
-		}
-		next.Set("before", strconv.FormatUint(out[len(out)-1].ID, 10))
-		next.Set("limit", strconv.Itoa(limit))
-		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+	for _, s := range f.Status {
+		next.Add("status", string(s))
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	next.Set("before", strconv.FormatUint(last, 10))
+	next.Set("limit", strconv.Itoa(limit))
+	return fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode())
 }
 
 func knownStatus(s state.TaskStatus) bool {
@@ -256,6 +236,9 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, p *principa
 	if err := decodeBody(w, r, &body); err != nil {
 		return err
 	}
+	if err := checkVarsSize(body.Vars); err != nil {
+		return err
+	}
 	trigger := task.TriggerAPI
 	if r.Header.Get(TriggerHeader) == "cli" {
 		trigger = task.TriggerCLI
@@ -272,33 +255,6 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, p *principa
 	w.Header().Set("Location", "/api/v1/tasks/"+strconv.FormatUint(t.ID, 10))
 	writeJSON(w, http.StatusCreated, TaskOf(t))
 	return nil
-}
-
-// decodeBody decodes a JSON body of at most MaxBodyBytes into v, strictly:
-// unknown fields and trailing data are 400, a larger body 413. An empty
-// body leaves v as it is.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("trailing data after the JSON object")
-			var mbe *http.MaxBytesError
-			if errors.As(terr, &mbe) {
-				err = terr
-			}
-		}
-	}
-	var mbe *http.MaxBytesError
-	switch {
-	case err == nil, errors.Is(err, io.EOF):
-		return nil
-	case errors.As(err, &mbe):
-		return errorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", mbe.Limit)
-	}
-	return errorf(http.StatusBadRequest, "bad JSON body: %v", err)
 }
 
 // taskAction answers a POST on one task (stop, confirm, reject) with the

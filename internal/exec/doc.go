@@ -78,8 +78,8 @@
 //
 // Run first marks tasks a previous process left in starting, running or
 // waiting_confirmation as interrupted ("interrupted: the daemon stopped
-// while the task was running", with a last log line saying so, their logs
-// kept), queues the waiting ones in ID order, and only then starts tasks.
+// while the task was starting", or running, or waiting_confirmation, with
+// a last log line saying the same, their logs kept), queues the waiting ones in ID order, and only then starts tasks.
 //
 // Shutdown is the graceful stop: Submit and Adopt return ErrClosed (the
 // API answers 503), nothing new starts (waiting tasks stay waiting for the

@@ -294,13 +294,14 @@ func (e *Engine) recover(ctx context.Context) error {
 			continue
 		}
 		now := e.now()
-		if err := e.store.AppendLog(ctx, t.ID, []state.LogLine{{Time: now, Text: "*** " + msgInterrupted + " ***"}}); err != nil {
+		msg := interruptedMessage(t.Status)
+		if err := e.store.AppendLog(ctx, t.ID, []state.LogLine{{Time: now, Text: "*** " + msg + " ***"}}); err != nil {
 			e.met.logWriteErrors.Inc()
 			e.log.Error("append interruption line", "task", t.ID, "err", err)
 		}
 		nt, err := e.store.UpdateTask(ctx, t.ID, func(t *state.Task) error {
+			t.Message = msg
 			t.Status = state.StatusInterrupted
-			t.Message = msgInterrupted
 			t.Ended = now
 			return nil
 		})
@@ -315,6 +316,12 @@ func (e *Engine) recover(ctx context.Context) error {
 		e.log.Info("queued waiting tasks from the state", "count", queued)
 	}
 	return nil
+}
+
+// interruptedMessage says a task was interrupted and in which status;
+// msgInterrupted for a running one.
+func interruptedMessage(was state.TaskStatus) string {
+	return "interrupted: the daemon stopped while the task was " + string(was)
 }
 
 // Wake tells the engine the active configuration changed (limits,

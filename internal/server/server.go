@@ -3,9 +3,20 @@
 // and task pages later). It starts listening before anything slow happens,
 // so a supervisor sees the daemon alive within milliseconds, and shuts down
 // gracefully when its context ends.
+//
+// Every connection is bounded in time: headers within ReadHeaderTimeout,
+// the whole request within ReadTimeout, the answer within WriteTimeout,
+// and an idle kept-alive connection within IdleTimeout. A handler whose
+// answer lasts longer (a followed log) renews the write deadline before
+// each write with http.ResponseController; package api does. What no handler serves is
+// answered with a JSON error (404, or 405 with Allow). Any answer a
+// handler starts before it read the request's body whole is sent at once
+// and closes the connection (see closeUnread): no caller holds a
+// connection by announcing a body it never sends.
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +46,35 @@ type Options struct {
 	OnShutdown func()
 	// ShutdownTimeout bounds the graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
+
+	// ReadHeaderTimeout bounds reading a request's headers (default
+	// DefaultReadHeaderTimeout).
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included (default
+	// DefaultReadTimeout). It does not bound the answer: net/http lifts the
+	// read deadline once the body is read.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing an answer (default DefaultWriteTimeout),
+	// counted from the end of the request's headers. Handlers that stream
+	// renew it with http.ResponseController.SetWriteDeadline before each
+	// write.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// connection (default DefaultIdleTimeout).
+	IdleTimeout time.Duration
 }
+
+// Default timeouts of the listener. A client that sends its headers or
+// body slower than these, or does not take its answer, loses the
+// connection, so idle or stalled connections cannot pile up.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultReadTimeout leaves room for the largest webhook body (25 MB)
+	// at 7 Mbit/s; forges give up on a delivery after 10 s anyway.
+	DefaultReadTimeout  = 30 * time.Second
+	DefaultWriteTimeout = time.Minute
+	DefaultIdleTimeout  = 2 * time.Minute
+)
 
 // Server is the HTTP server. Run serves until its context ends.
 type Server struct {
@@ -77,9 +116,11 @@ func New(opts Options) *Server {
 		mux.Handle(pattern, h)
 	}
 	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           closeUnread(jsonErrors{mux}),
+		ReadHeaderTimeout: cmp.Or(opts.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		ReadTimeout:       cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
+		WriteTimeout:      cmp.Or(opts.WriteTimeout, DefaultWriteTimeout),
+		IdleTimeout:       cmp.Or(opts.IdleTimeout, DefaultIdleTimeout),
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	if opts.OnShutdown != nil {

@@ -60,7 +60,7 @@ func TestServer(t *testing.T) {
 	}{
 		{"/healthz", 200, "ok\n"},
 		{"/readyz", 503, "not ready: no config revision is active yet\n"},
-		{"/api/v1/tasks", 404, "404 page not found\n"},
+		{"/api/v1/tasks", 404, `{"error":"no such path"}` + "\n"},
 	} {
 		if code, body := get(t, base+tc.path); code != tc.code || body != tc.body {
 			t.Errorf("GET %s before ready: got %d %q, want %d %q", tc.path, code, body, tc.code, tc.body)

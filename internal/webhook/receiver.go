@@ -139,6 +139,9 @@ func (r *Receiver) Handler() http.Handler {
 	mux.HandleFunc("/hooks/gitlab", func(w http.ResponseWriter, req *http.Request) { r.serveForge(w, req, forge.GitLab) })
 	mux.HandleFunc("/hooks/gitea", func(w http.ResponseWriter, req *http.Request) { r.serveForge(w, req, forge.Gitea) })
 	mux.HandleFunc("/hooks/integrations/{project}/{name}", r.serveIntegration)
+	mux.HandleFunc("/hooks/", func(w http.ResponseWriter, _ *http.Request) {
+		errAnswer(w, http.StatusNotFound, "not found", "no such hook path")
+	})
 	return mux
 }
 
