@@ -70,7 +70,7 @@ func TestDepsPlanFreshMachine(t *testing.T) {
 		t.Errorf("install: %q; want it to start with sudo env DEBIAN_FRONTEND=noninteractive (sudo drops a plain variable)", cmd)
 	}
 	pkgs := strings.Fields(cmd)
-	for _, want := range []string{"gcc", "libc6-dev", "git", "ansible-core", "openssh-server", "prometheus", "--no-install-recommends", "-y"} {
+	for _, want := range []string{"gcc", "libc6-dev", "git", "ansible-core", "openssh-server", "prometheus", "chromium", "python3-aiosmtpd", "--no-install-recommends", "-y"} {
 		if !slices.Contains(pkgs, want) {
 			t.Errorf("install lacks %s: %q", want, cmd)
 		}

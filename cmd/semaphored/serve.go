@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,12 +26,16 @@ import (
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec"
 	"github.com/semaphored/semaphored/internal/exec/runner"
+	"github.com/semaphored/semaphored/internal/forge"
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/housekeep"
+	"github.com/semaphored/semaphored/internal/link"
+	"github.com/semaphored/semaphored/internal/report"
 	"github.com/semaphored/semaphored/internal/schedule"
 	"github.com/semaphored/semaphored/internal/server"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/sync"
+	"github.com/semaphored/semaphored/internal/web"
 	"github.com/semaphored/semaphored/internal/webhook"
 )
 
@@ -66,9 +71,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if *publicURL == "" {
-		*publicURL = "http://" + *listen
-	}
 	// Processes a job detaches from its process group are reparented to the
 	// daemon, which reaps and ends them with their task.
 	if err := runner.BecomeSubreaper(); err != nil {
@@ -80,6 +82,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if *publicURL == "" {
+		// The bound address: with port 0 the kernel chose it, and links
+		// in commit statuses must work.
+		*publicURL = "http://" + ln.Addr().String()
 	}
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
@@ -189,6 +196,10 @@ type components struct {
 	engine *exec.Engine
 	api    *api.Handler
 	hooks  *webhook.Receiver
+	// reporter delivers commit statuses and notifications; pages serves
+	// the task pages (/tasks/).
+	reporter *report.Worker
+	pages    *web.Handler
 	// producers create work or change the state on their own: config
 	// sync, housekeeping, the webhook intake worker and the scheduler.
 	// They run until the second step of the shutdown.
@@ -238,7 +249,13 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 	if dirSource != nil && within(o.data, dirSource.Dir) {
 		return fmt.Errorf("the data directory %s is inside the config directory %s: the daemon would read its own task checkouts as declarations; put it elsewhere (--data)", o.data, dirSource.Dir)
 	}
-	store, err := state.Open(filepath.Join(o.data, "state.db"), state.Options{Logger: logger.With("component", "state")})
+	// The reporter turns every task status change into outbox entries
+	// (commit statuses, notifications) inside the change's transaction.
+	reporter := report.NewReporter(nil)
+	store, err := state.Open(filepath.Join(o.data, "state.db"), state.Options{
+		Logger: logger.With("component", "state"),
+		Outbox: reporter.OutboxFunc,
+	})
 	if err != nil {
 		return err
 	}
@@ -254,7 +271,7 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 		resolver.Identities = ids
 	}
 
-	c, err := build(ctx, o, source, store, git, resolver)
+	c, err := build(ctx, o, source, store, git, resolver, reporter)
 	if err != nil {
 		return err
 	}
@@ -271,6 +288,7 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 	o.srv.Handle("/api/v1/", c.api)
 	// Webhooks authenticate with their own secrets, never API tokens.
 	o.srv.Handle("/hooks/", c.hooks.Handler())
+	o.srv.Handle("/tasks/", c.pages)
 	o.syncer.Store(c.syncer)
 	logger.Info("semaphored started", "version", version, "listen", o.srv.Addr(), "config", source.String(), "data", o.data,
 		"admin_token_file", filepath.Join(o.data, api.AdminTokenFile), "public_url", o.publicURL)
@@ -278,14 +296,25 @@ func serveDaemon(ctx context.Context, o daemonOptions) error {
 }
 
 // build creates the components on the restored config.
-func build(ctx context.Context, o daemonOptions, source sync.Source, store *state.Store, git *gitcache.Cache, resolver *config.Resolver) (*components, error) {
+func build(ctx context.Context, o daemonOptions, source sync.Source, store *state.Store, git *gitcache.Cache, resolver *config.Resolver, reporter *report.Reporter) (*components, error) {
 	logger := o.logger
+	var syncer *sync.Syncer
 	syncer, err := sync.New(sync.Options{
 		Source:     source,
 		Store:      store,
 		Poll:       o.poll,
 		Logger:     logger.With("component", "sync"),
 		Registerer: o.reg,
+		// A rejected revision: failure on its commit, on the forge of the
+		// active config (a rejected revision's own settings are not
+		// trusted).
+		OnRejected: func(rev state.Revision) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := reporter.ConfigRejected(ctx, store, syncer.Snapshot(), rev.ID, rev.Errors); err != nil {
+				logger.Warn("enqueue the config commit status", "revision", rev.ID, "err", err)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -328,7 +357,11 @@ func build(ctx context.Context, o daemonOptions, source sync.Source, store *stat
 		return nil, err
 	}
 	syncer.Subscribe(func(s config.Snapshot) { sched.Update(s.Config) })
-	return &components{syncer: syncer, engine: engine, api: h, hooks: hooks, producers: []producer{
+	worker, pages, err := newReporting(o, store, engine, syncer, resolver, reporter, h)
+	if err != nil {
+		return nil, err
+	}
+	return &components{syncer: syncer, engine: engine, api: h, hooks: hooks, reporter: worker, pages: pages, producers: []producer{
 		{"config sync", syncer.Run},
 		{"housekeeping", hk.Run},
 		{"webhook intake", hooks.Run},
@@ -344,7 +377,7 @@ func runComponents(ctx context.Context, o daemonOptions, c *components) error {
 	defer stopProducers()
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	defer stopEngine()
-	failed := make(chan error, len(c.producers)+1)
+	failed := make(chan error, len(c.producers)+2)
 	done := func(name string, fn func() error) <-chan struct{} {
 		ch := make(chan struct{})
 		go func() {
@@ -360,6 +393,9 @@ func runComponents(ctx context.Context, o daemonOptions, c *components) error {
 		producersDone[i] = done(p.name, func() error { return p.run(producers) })
 	}
 	engineDone := done("exec", func() error { return c.engine.Run(engineCtx) })
+	reportCtx, stopReport := context.WithCancel(context.Background())
+	defer stopReport()
+	reportDone := done("report", func() error { return c.reporter.Run(reportCtx) })
 
 	var err error
 	select {
@@ -376,6 +412,18 @@ func runComponents(ctx context.Context, o daemonOptions, c *components) error {
 			}
 		},
 		stopEngine: func() { stopEngine(); <-engineDone },
+		stopReporter: func() {
+			// Flush what is due (the final statuses of the tasks the
+			// shutdown stopped) while the forges answer, a few seconds
+			// at most; the rest waits in the outbox for the next start.
+			fctx, cancel := context.WithTimeout(context.Background(), reporterFlushTimeout)
+			if err := c.reporter.Drain(fctx); err != nil {
+				o.logger.Warn("statuses left in the outbox for the next start", "err", err)
+			}
+			cancel()
+			stopReport()
+			<-reportDone
+		},
 	})
 	if err == nil {
 		select {
@@ -401,7 +449,7 @@ func waitStopped(logger *slog.Logger, name string, done <-chan struct{}) {
 
 // shutdownSteps end the components run started.
 type shutdownSteps struct {
-	stopProducers, stopEngine func()
+	stopProducers, stopEngine, stopReporter func()
 }
 
 // shutdown stops the daemon in this order, each step after the previous
@@ -417,7 +465,8 @@ type shutdownSteps struct {
 //     stopped (SIGTERM, stop_grace_period, SIGKILL).
 //  4. Streams end: followed logs, which saw their tasks end, are closed,
 //     and the HTTP server finishes the requests still in flight.
-//  5. (The reporter will flush here.)
+//  5. The reporter flushes the due commit statuses and notifications
+//     (reporterFlushTimeout at most) and stops.
 //  6. The state closes, last (serveDaemon's defer), when nothing can use
 //     it: a request never meets a closed database.
 func shutdown(o daemonOptions, c *components, s shutdownSteps) {
@@ -432,9 +481,11 @@ func shutdown(o daemonOptions, c *components, s shutdownSteps) {
 	cancel()
 	s.stopEngine()
 	c.api.CloseStreams()
+	c.pages.CloseStreams()
 	if err := o.waitHTTP(); err != nil {
 		o.logger.Error("http shutdown", "err", err)
 	}
+	s.stopReporter()
 }
 
 // within reports whether path is dir or lies below it.
@@ -470,6 +521,66 @@ func buildInfo() prometheus.Collector {
 	}, []string{"version", "commit", "goversion"})
 	g.WithLabelValues(version, buildCommit(), runtime.Version()).Set(1)
 	return g
+}
+
+// reporterFlushTimeout bounds the reporter's flush at shutdown.
+const reporterFlushTimeout = 5 * time.Second
+
+// newReporting builds the outbox worker (commit statuses, notifications)
+// and the task page, with the signed-link key of DATA/link.key.
+func newReporting(o daemonOptions, store *state.Store, engine *exec.Engine, syncer *sync.Syncer, resolver *config.Resolver,
+	reporter *report.Reporter, h *api.Handler) (*report.Worker, *web.Handler, error) {
+	reporter.SetConfig(syncer.Snapshot().Config)
+	syncer.Subscribe(func(s config.Snapshot) {
+		reporter.SetConfig(s.Config)
+		// A revision that became active: success on its commit (when
+		// settings.config_repo.forge is declared); a rejected one gets its
+		// failure from the syncer's OnRejected.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := reporter.ConfigActive(ctx, store, s); err != nil {
+			o.logger.Warn("enqueue the config commit status", "revision", s.Revision, "err", err)
+		}
+	})
+	key, err := link.LoadOrCreateKey(o.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := link.New(key, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	active := func() *config.Config { return syncer.Snapshot().Config }
+	links := &report.Links{Signer: signer, PublicURL: o.publicURL, Expiry: func() time.Duration {
+		if c := active(); c != nil {
+			return time.Duration(c.Settings.Links.Expiry)
+		}
+		return 0
+	}}
+	hc := &http.Client{Timeout: forge.DefaultTimeout}
+	worker, err := report.NewWorker(report.WorkerOptions{
+		Outbox:     store,
+		Logger:     o.logger.With("component", "report"),
+		Registerer: o.reg,
+		Senders: map[report.OutboxKind]report.Sender{
+			report.KindCommitStatus: &report.StatusSender{Tasks: store, Secrets: resolver, Links: links, HTTPClient: hc},
+			report.KindNotification: &report.NotificationSender{Tasks: store, Secrets: resolver, Links: links, HTTPClient: hc},
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	reporter.OnEnqueue(worker.Wake)
+	// The page takes API tokens through the API's own check, and the
+	// signed links of statuses and notifications.
+	pages, err := web.New(web.Options{
+		Tasks: store, Follower: engine, Auth: h, Links: signer, Config: active,
+		Logger: o.logger.With("component", "web"), Registerer: o.reg,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return worker, pages, nil
 }
 
 // newAPI builds the /api/v1/ handler with the admin token of DATA/admin.token

@@ -148,6 +148,7 @@ func New(opts Options) (*Handler, error) {
 	h.handle("POST /api/v1/tasks/{id}/confirm", config.ScopeRun, h.taskAction(opts.Engine.Confirm))
 	h.handle("POST /api/v1/tasks/{id}/reject", config.ScopeRun, h.taskAction(opts.Engine.Reject))
 	h.handle("GET /api/v1/backup", backupScope, h.backup)
+	h.handle("GET /api/v1/outbox", outboxScope, h.outbox)
 	return h, nil
 }
 

@@ -574,6 +574,8 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[Override]():            {"vars", "branch", "commit", "arguments", "limit", "tags", "skip_tags", "dry_run", "workspace"},
 	reflect.TypeFor[PRMode]():              {"check", "plan"},
 	reflect.TypeFor[IntegrationAuthType](): {"hmac", "token", "none"},
+	reflect.TypeFor[NotificationType]():    {"slack", "teams", "telegram", "email", "webhook"},
+	reflect.TypeFor[NotifyOn]():            {"failure", "recovery", "end"},
 	reflect.TypeFor[Overlap]():             {"skip", "queue"},
 	reflect.TypeFor[CatchUp]():             {"none", "last"},
 }

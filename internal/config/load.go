@@ -342,6 +342,7 @@ func defaultSettings() Settings {
 		MaxLogBytes:      64 << 20,
 		StopGracePeriod:  Duration(10e9),
 		DrainTimeout:     Duration(DefaultDrainTimeout),
+		Links:            Links{Expiry: Duration(90 * 24 * 60 * 60 * 1e9)},
 	}
 }
 
@@ -378,14 +379,15 @@ func offsetPos(name string, data []byte, off int) Pos {
 	return Pos{File: name, Line: line, Col: col}
 }
 
-var projectKinds = []string{"repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations"}
+var projectKinds = []string{"repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations", "notifications"}
 
 var kindSingular = map[string]string{
 	"repositories": "repository", "keys": "key", "inventories": "inventory", "environments": "environment",
 	"templates": "template", "schedules": "schedule", "integrations": "integration",
+	"notifications": "notification",
 }
 
-var topKeys = []string{"project", "description", "max_parallel_tasks", "repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations", "settings"}
+var topKeys = []string{"project", "description", "max_parallel_tasks", "repositories", "keys", "inventories", "environments", "templates", "schedules", "integrations", "notifications", "settings"}
 
 // parsed is one file after the text checks and the YAML parse.
 type parsed struct {
@@ -399,7 +401,7 @@ type parsed struct {
 // kindKeys are the top-level keys of a project's kinds.
 var kindKeys = map[string]bool{
 	"repositories": true, "keys": true, "inventories": true, "environments": true,
-	"templates": true, "schedules": true, "integrations": true,
+	"templates": true, "schedules": true, "integrations": true, "notifications": true,
 }
 
 // declMarker matches a line of a declaration file's text that starts
@@ -607,7 +609,7 @@ func (l *loader) loadSettings(d *decoder, p pair) {
 func (l *loader) projectOf(d *decoder, byKey map[string]pair) *Project {
 	pp, hasProject := byKey["project"]
 	if !hasProject {
-		for _, k := range topKeys[1:10] {
+		for _, k := range topKeys[1 : len(topKeys)-1] {
 			if p, ok := byKey[k]; ok {
 				d.errorf(p.k, "project", "missing top-level key \"project\": a file that declares %s must say which project (project: NAME)", k)
 				break
@@ -713,6 +715,8 @@ func fieldNameOf(kind string) string {
 		return "Schedules"
 	case "integrations":
 		return "Integrations"
+	case "notifications":
+		return "Notifications"
 	}
 	return ""
 }

@@ -41,20 +41,21 @@ func dump(t *testing.T, c *Config) []byte {
 	t.Helper()
 	type proj struct {
 		*Project
-		Repositories map[string]*Repository  `json:"repositories,omitempty"`
-		Keys         map[string]*Key         `json:"keys,omitempty"`
-		Inventories  map[string]*Inventory   `json:"inventories,omitempty"`
-		Environments map[string]*Environment `json:"environments,omitempty"`
-		Templates    map[string]*Template    `json:"templates,omitempty"`
-		Schedules    map[string]*Schedule    `json:"schedules,omitempty"`
-		Integrations map[string]*Integration `json:"integrations,omitempty"`
+		Repositories  map[string]*Repository   `json:"repositories,omitempty"`
+		Keys          map[string]*Key          `json:"keys,omitempty"`
+		Inventories   map[string]*Inventory    `json:"inventories,omitempty"`
+		Environments  map[string]*Environment  `json:"environments,omitempty"`
+		Templates     map[string]*Template     `json:"templates,omitempty"`
+		Schedules     map[string]*Schedule     `json:"schedules,omitempty"`
+		Integrations  map[string]*Integration  `json:"integrations,omitempty"`
+		Notifications map[string]*Notification `json:"notifications,omitempty"`
 	}
 	out := struct {
 		Settings Settings        `json:"settings"`
 		Projects map[string]proj `json:"projects"`
 	}{Settings: c.Settings, Projects: map[string]proj{}}
 	for n, p := range c.Projects {
-		out.Projects[n] = proj{p, p.Repositories, p.Keys, p.Inventories, p.Environments, p.Templates, p.Schedules, p.Integrations}
+		out.Projects[n] = proj{p, p.Repositories, p.Keys, p.Inventories, p.Environments, p.Templates, p.Schedules, p.Integrations, p.Notifications}
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
@@ -489,6 +490,10 @@ func TestJSONRoundTrip(t *testing.T) {
 		}
 		for _, o := range p.Integrations {
 			check("integration "+o.Name, o)
+			n++
+		}
+		for _, o := range p.Notifications {
+			check("notification "+o.Name, o)
 			n++
 		}
 	}

@@ -26,7 +26,7 @@ func fieldDocs(t testing.TB) map[string]string {
 	t.Helper()
 	docs := map[string]string{}
 	fset := token.NewFileSet()
-	for _, name := range []string{"types.go", "secret.go"} {
+	for _, name := range []string{"types.go", "secret.go", "notifications.go"} {
 		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
 		if err != nil {
 			t.Fatalf("parse %s: %v", name, err)
@@ -169,7 +169,7 @@ var schemaRequired = map[string][]string{
 	"APIToken": {"token", "scope"}, "Repository": {"url"}, "Forge": {"type"}, "Key": {"type"},
 	"Inventory": {"type"}, "Template": {"app", "repository"}, "ScheduleTrigger": {"cron"},
 	"Schedule": {"cron", "template"}, "Integration": {"template", "auth"}, "IntegrationAuth": {"type"},
-	"Extractor": {"var"},
+	"Extractor": {"var"}, "Notification": {"type"}, "EmailNotification": {"server", "from", "to"},
 }
 
 // schemaMinimum bounds integer fields.
@@ -213,8 +213,13 @@ func schemaRules() map[string][]map[string]any {
 		},
 		"IntegrationAuth": {ifIn("type", []string{"hmac", "token"}, req("header", "secret"))},
 		"Forge":           {ifIn("type", []string{"gitlab", "gitea"}, req("api_url"))},
-		"Matcher":         exactlyOne,
-		"Extractor":       exactlyOne,
+		"Notification": {
+			ifIn("type", []string{"slack", "teams", "webhook"}, req("url")),
+			ifThen("type", "telegram", req("bot_token", "chat_id")),
+			ifThen("type", "email", req("email")),
+		},
+		"Matcher":   exactlyOne,
+		"Extractor": exactlyOne,
 	}
 }
 
@@ -344,6 +349,7 @@ func generateSchema(t testing.TB) []byte {
 		"templates":          mapOf(field("Templates"), "Jobs: an app run from a repository, by name."),
 		"schedules":          mapOf(field("Schedules"), "Cron schedules of templates, by name."),
 		"integrations":       mapOf(field("Integrations"), "Generic incoming webhooks that create tasks, by name."),
+		"notifications":      mapOf(field("Notifications"), "Where messages about task ends go (slack, teams, telegram, email, webhook), by name."),
 		"settings":           map[string]any{"allOf": []any{g.typeSchema(reflect.TypeFor[Settings](), "")}, "description": "Daemon-wide settings; in at most one file of the tree."},
 	}
 	deps := map[string]any{}
@@ -575,7 +581,11 @@ func declFiles(t testing.TB, root string) []string {
 func TestSchemaAcceptsGoodFiles(t *testing.T) {
 	sch := compileSchema(t)
 	var files []string
-	files = append(files, declFiles(t, "../../examples")...)
+	// The config trees among the examples (examples/monitoring holds
+	// Prometheus files, not declarations).
+	for _, name := range []string{"quickstart", "multi-project"} {
+		files = append(files, declFiles(t, filepath.Join("../../examples", name))...)
+	}
 	files = append(files, declFiles(t, "testdata/good")...)
 	if len(files) < 5 {
 		t.Fatalf("got %d good files, want the examples and testdata/good", len(files))
@@ -631,6 +641,7 @@ var schemaRejects = map[string]bool{
 	"missing-required":       true,
 	"multi-doc":              false,
 	"not-a-mapping":          true,
+	"notifications":          true,
 	"options-per-app":        false,
 	"overrides":              true,
 	"paths-escape":           false,

@@ -39,6 +39,8 @@ type Settings struct {
 	DrainTimeout Duration `yaml:"drain_timeout" json:"drain_timeout"`
 	// APITokens are keyed by name.
 	APITokens map[string]*APIToken `yaml:"api_tokens" json:"api_tokens"`
+	// Links sets the expiry of signed task links.
+	Links Links `yaml:"links" json:"links"`
 	// ConfigRepo declares the forge of the config repository itself, so
 	// that a push to it starts a sync at once (optional).
 	ConfigRepo *ConfigRepo `yaml:"config_repo" json:"config_repo,omitempty"`
@@ -107,6 +109,8 @@ type Project struct {
 	Templates    map[string]*Template    `yaml:"templates" json:"-"`
 	Schedules    map[string]*Schedule    `yaml:"schedules" json:"-"`
 	Integrations map[string]*Integration `yaml:"integrations" json:"-"`
+	// Notifications are where messages about task ends go (see Notification).
+	Notifications map[string]*Notification `yaml:"notifications" json:"-"`
 
 	Pos Pos `yaml:"-" json:"-"`
 }

@@ -71,6 +71,9 @@ func (l *loader) validateSettings() {
 	if s.MaxLogBytes < 1024 {
 		l.errs.add(l.at(s, "max_log_bytes", s.Pos), "settings.max_log_bytes", "must be at least 1KiB, got %s", s.MaxLogBytes)
 	}
+	if time.Duration(s.Links.Expiry) < time.Minute {
+		l.errs.add(l.at(&s.Links, "expiry", s.Pos), "settings.links.expiry", "must be at least 1m, got %s", s.Links.Expiry)
+	}
 	l.validateTriggerSettings(s)
 	for _, name := range sortedKeys(s.APITokens) {
 		t := s.APITokens[name]
@@ -134,6 +137,9 @@ func (l *loader) validateProject(p *Project) {
 	}
 	for _, n := range sortedKeys(p.Integrations) {
 		l.validateIntegration(p, base+".integrations."+n, p.Integrations[n])
+	}
+	for _, n := range sortedKeys(p.Notifications) {
+		l.validateNotification(p, base+".notifications."+n, p.Notifications[n])
 	}
 }
 

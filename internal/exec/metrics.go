@@ -33,9 +33,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Tasks queued, waiting for a slot.",
 		}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "semaphored_task_duration_seconds",
-			Help:    "Run time of tasks, from start to terminal status.",
-			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+			Name: "semaphored_task_duration_seconds",
+			Help: "Run time of tasks, from start to terminal status.",
+			// Nine buckets: a duration per template is a series per bucket,
+			// and a scrape of a thousand templates stays cheap.
+			Buckets: []float64{1, 5, 15, 60, 180, 600, 1200, 1800, 3600},
 		}, []string{"project", "template"}),
 		queue: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "semaphored_task_queue_seconds",

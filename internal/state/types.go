@@ -36,6 +36,8 @@ const (
 	KindTemplate    Kind = "template"
 	KindSchedule    Kind = "schedule"
 	KindIntegration Kind = "integration"
+	// KindNotification is a project's notification destination (report).
+	KindNotification Kind = "notification"
 )
 
 // ObjectKey names one declared object. Project is empty for settings and

@@ -40,6 +40,7 @@ func Objects(cfg *config.Config) ([]state.Object, error) {
 		addAll(add, pname, state.KindTemplate, p.Templates)
 		addAll(add, pname, state.KindSchedule, p.Schedules)
 		addAll(add, pname, state.KindIntegration, p.Integrations)
+		addAll(add, pname, state.KindNotification, p.Notifications)
 	}
 	if firstErr != nil {
 		return nil, firstErr
@@ -116,6 +117,7 @@ func FromObjects(objs []state.Object) (*config.Config, error) {
 			err = json.Unmarshal(o.Value, p)
 			p.Repositories, p.Keys, p.Inventories, p.Environments = keep.Repositories, keep.Keys, keep.Inventories, keep.Environments
 			p.Templates, p.Schedules, p.Integrations = keep.Templates, keep.Schedules, keep.Integrations
+			p.Notifications = keep.Notifications
 		case state.KindRepository:
 			err = decodeInto(o.Value, k.Name, &project(k.Project).Repositories)
 		case state.KindKey:
@@ -130,6 +132,8 @@ func FromObjects(objs []state.Object) (*config.Config, error) {
 			err = decodeInto(o.Value, k.Name, &project(k.Project).Schedules)
 		case state.KindIntegration:
 			err = decodeInto(o.Value, k.Name, &project(k.Project).Integrations)
+		case state.KindNotification:
+			err = decodeInto(o.Value, k.Name, &project(k.Project).Notifications)
 		default:
 			err = fmt.Errorf("unknown kind")
 		}

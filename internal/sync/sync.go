@@ -43,6 +43,10 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// OnRejected is called once for each revision rejected by validation,
+	// after it was recorded, on the sync goroutine: it must not block for
+	// long. The reporter posts the failure status of the config commit.
+	OnRejected func(rev state.Revision)
 }
 
 // Result says what one sync pass did.
@@ -395,6 +399,9 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 			"revision", rev.ID, "problems", len(rev.Errors))
 		for _, e := range rev.Errors {
 			s.log.Error("config problem", "revision", rev.ID, "problem", e)
+		}
+		if s.opts.OnRejected != nil {
+			s.opts.OnRejected(rev)
 		}
 		return Result{Revision: rev}, fmt.Errorf("revision %s: %w:\n%s", rev.ID, ErrInvalid, err)
 	}

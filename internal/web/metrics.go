@@ -1,0 +1,64 @@
+package web
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics counts task page requests by route (page, log, events), how the
+// caller proved access (token, link, none) and the HTTP code.
+type metrics struct {
+	requests *prometheus.CounterVec
+	streams  prometheus.Gauge
+}
+
+var (
+	routes = []string{"page", "log", "events"}
+	auths  = []string{"token", "link", "none"}
+	codes  = []int{200, 400, 401, 403, 404, 500}
+)
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "semaphored_task_page_requests_total",
+			Help: "Requests of task pages, their earlier log lines and live events, by route, credential and HTTP code.",
+		}, []string{"route", "auth", "code"}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "semaphored_task_page_streams",
+			Help: "Task pages following a running task's log (open Server-Sent Events streams).",
+		}),
+	}
+	for _, r := range routes {
+		for _, a := range auths {
+			for _, c := range codes {
+				m.requests.WithLabelValues(r, a, strconv.Itoa(c))
+			}
+		}
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.streams} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) count(route, auth string, code int) {
+	known := false
+	for _, c := range codes {
+		known = known || c == code
+	}
+	if !known {
+		code = 500
+	}
+	m.requests.WithLabelValues(route, auth, strconv.Itoa(code)).Inc()
+}
