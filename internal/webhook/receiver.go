@@ -97,7 +97,6 @@ type Receiver struct {
 // stops to carry out.
 type job struct {
 	source, id string
-	stops      []trigger.Stop
 }
 
 // New returns a Receiver; it registers its metrics on opts.Registerer.
@@ -346,6 +345,10 @@ type pendingWork struct {
 	Deferred []trigger.Deferred `json:"deferred"`
 	Created  []string           `json:"created,omitempty"`
 	Reasons  []string           `json:"reasons,omitempty"`
+	// Stops are the obsolete pull request checks to stop: recorded with
+	// the delivery, so a crash before they are carried out does not lose
+	// them (they are carried out again, harmlessly, after a restart).
+	Stops []trigger.Stop `json:"stops,omitempty"`
 }
 
 // accept records a verified forge event and its tasks, then hands what
@@ -363,9 +366,9 @@ func (r *Receiver) accept(ctx context.Context, snap trigger.Snapshot, c trigger.
 	}
 	d := trigger.Delivery{Source: string(ev.Forge), ID: id, Event: ev.Name, Received: r.now(),
 		Note: trigger.Summary(ev, created, pending, plan.Reasons)}
-	if len(plan.Deferred) > 0 {
+	if len(plan.Deferred) > 0 || len(plan.Stops) > 0 {
 		d.Pending = true
-		d.Payload, _ = json.Marshal(pendingWork{Event: ev, Deferred: plan.Deferred, Created: created, Reasons: plan.Reasons})
+		d.Payload, _ = json.Marshal(pendingWork{Event: ev, Deferred: plan.Deferred, Created: created, Reasons: plan.Reasons, Stops: plan.Stops})
 	}
 	stored, got, isNew, err := r.store.AcceptDelivery(ctx, d, tasks)
 	if err != nil {
@@ -386,8 +389,8 @@ func (r *Receiver) accept(ctx context.Context, snap trigger.Snapshot, c trigger.
 	if plan.Sync && r.sync != nil {
 		r.sync.Kick()
 	}
-	if len(plan.Stops) > 0 || d.Pending {
-		r.enqueue(job{source: d.Source, id: id, stops: plan.Stops})
+	if d.Pending {
+		r.enqueue(job{source: d.Source, id: id})
 	}
 	a.Pending, a.Sync, a.Reasons, a.Note = pending, plan.Sync, plan.Reasons, d.Note
 	switch {
@@ -424,8 +427,8 @@ func (r *Receiver) enqueue(j job) {
 }
 
 // Run is the intake worker: it completes the deliveries left pending
-// (also those of a previous process) and carries out stops, until ctx
-// ends. It returns nil then.
+// (also those of a previous process), carrying out their stops first,
+// until ctx ends. It returns nil then.
 func (r *Receiver) Run(ctx context.Context) error {
 	pending, err := r.store.PendingDeliveries(ctx)
 	if err != nil {
@@ -459,12 +462,6 @@ func (r *Receiver) Run(ctx context.Context) error {
 }
 
 func (r *Receiver) do(ctx context.Context, j job) {
-	if len(j.stops) > 0 {
-		r.stop(ctx, j.stops)
-	}
-	if j.source == "" {
-		return
-	}
 	pending, err := r.store.PendingDeliveries(ctx)
 	if err != nil {
 		r.log.Error("pending deliveries not listed", "err", err)
@@ -477,15 +474,20 @@ func (r *Receiver) do(ctx context.Context, j job) {
 	}
 }
 
-// stop stops the tasks the stops name; a running task gets the engine's
-// stop (SIGTERM, then SIGKILL after the grace period).
-func (r *Receiver) stop(ctx context.Context, stops []trigger.Stop) {
+// stop stops the tasks the stops name that were created before the
+// delivery that asked for it was received (carried out again after a
+// restart, a stop never reaches a newer delivery's task); a running task
+// gets the engine's stop (SIGTERM, then SIGKILL after the grace period).
+func (r *Receiver) stop(ctx context.Context, stops []trigger.Stop, received time.Time) {
 	active, err := r.store.ActiveTasks(ctx)
 	if err != nil {
 		r.log.Error("obsolete pull request checks not stopped", "err", err)
 		return
 	}
 	for _, t := range active {
+		if !t.Created.Before(received) {
+			continue
+		}
 		for _, s := range stops {
 			if !s.Matches(t) {
 				continue
@@ -515,6 +517,9 @@ func (r *Receiver) complete(ctx context.Context, d trigger.Delivery) {
 		log.Error("pending delivery unreadable; completed without tasks", "err", err)
 		r.finish(ctx, source, id, nil, "pending work unreadable: "+err.Error())
 		return
+	}
+	if len(w.Stops) > 0 {
+		r.stop(ctx, w.Stops, d.Received)
 	}
 	snap := r.snaps.Snapshot()
 	type span struct{ repo, from, to string }

@@ -391,3 +391,38 @@ func TestPendingResumedAfterRestart(t *testing.T) {
 		t.Errorf("note %q", d.Note)
 	}
 }
+
+// TestPullRequestStopsSurviveACrash: a synchronize acknowledged by a
+// process that died before it stopped the older check; the stop is
+// recorded with the delivery, so the next process carries it out.
+func TestPullRequestStopsSurviveACrash(t *testing.T) {
+	cfg := loadConfig(t, map[string]string{"web.yaml": webConfig, "settings.yaml": settingsConfig})
+	dead := newHarness(t, cfg, nil) // its intake worker never runs
+	opened := fixture(t, "github/pull_request_opened.payload.json")
+	if r := dead.post("/hooks/github", github("pull_request", "pr-1", "gh-s3cret", opened), opened); r.code != http.StatusCreated {
+		t.Fatalf("opened: got %d %+v", r.code, r.answer)
+	}
+	first := dead.store.allTasks()[0]
+	dead.store.setStatus(first.ID, trigger.StatusRunning)
+	sync := fixture(t, "github/pull_request_synchronize.payload.json")
+	sync = bytes.ReplaceAll(sync, []byte("ec26c3e57ca3a959ca5aad62de7213c562f8c821"), []byte("0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"))
+	if r := dead.post("/hooks/github", github("pull_request", "pr-2", "gh-s3cret", sync), sync); r.code != http.StatusCreated {
+		t.Fatalf("synchronize: got %d %+v", r.code, r.answer)
+	}
+	if _, stopped := dead.engine.snapshot(); len(stopped) != 0 {
+		t.Fatalf("stopped %v without an intake worker", stopped)
+	}
+	next := newHarness(t, cfg, dead.store)
+	next.run()
+	waitFor(t, "the older check stopped after the restart", func() bool {
+		_, stopped := next.engine.snapshot()
+		return slices.Equal(stopped, []uint64{first.ID})
+	})
+	waitFor(t, "the delivery completed", func() bool {
+		p, _ := next.store.PendingDeliveries(context.Background())
+		return len(p) == 0
+	})
+	if n := len(next.store.allTasks()); n != 2 {
+		t.Errorf("got %d tasks, want 2 (one check per head)", n)
+	}
+}
