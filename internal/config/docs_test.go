@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -230,6 +231,68 @@ func TestDocsExamplesCheck(t *testing.T) {
 			t.Errorf("block %d: got %v, want no error", i, err)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("block %d: got %v, want an error with %q", i, err, tc.wantErr)
+		}
+	}
+}
+
+// settingsKeys lists the keys of settings: as the docs name them: a
+// nested struct's fields as "retention.keep_tasks", a map as
+// "api_tokens.NAME".
+func settingsKeys() []string {
+	var keys []string
+	t := reflect.TypeFor[Settings]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case ft.Kind() == reflect.Map:
+			keys = append(keys, tag+".NAME")
+		case ft.Kind() == reflect.Struct && ft != secretType && ft != posType:
+			for j := range ft.NumField() {
+				sub, _, _ := strings.Cut(ft.Field(j).Tag.Get("yaml"), ",")
+				if sub != "" && sub != "-" {
+					keys = append(keys, tag+"."+sub)
+				}
+			}
+		default:
+			keys = append(keys, tag)
+		}
+	}
+	return keys
+}
+
+// TestDocsSettingsTable checks that the settings table of
+// docs/configuration.md names every key of settings: (its first column),
+// so a setting added to the Go types is documented.
+func TestDocsSettingsTable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(b), "\n## Settings\n")
+	if !ok {
+		t.Fatal("docs/configuration.md has no \"## Settings\" section")
+	}
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	documented := map[string]bool{}
+	row := regexp.MustCompile("(?m)^\\| `([a-z_.A-Z]+)` \\|")
+	for _, m := range row.FindAllStringSubmatch(sec, -1) {
+		documented[m[1]] = true
+	}
+	keys := settingsKeys()
+	if len(keys) < 8 {
+		t.Fatalf("got %d settings keys from the Go types, want at least 8: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !documented[k] {
+			t.Errorf("settings key %s is not in the settings table of docs/configuration.md", k)
 		}
 	}
 }
