@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -145,5 +146,73 @@ func TestSlug(t *testing.T) {
 		if got := slug(tc.in); got != tc.want {
 			t.Errorf("slug(%q): got %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// usageCommands are the command names the usage text lists.
+func usageCommands(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	seen := map[string]bool{}
+	re := regexp.MustCompile(`(?:^|\| )semaphored ([a-z]+)|\| ([a-z]+) ID`)
+	for line := range strings.SplitSeq(usage, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "semaphored ") {
+			continue
+		}
+		for _, m := range re.FindAllStringSubmatch(line, -1) {
+			n := m[1] + m[2]
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	return names
+}
+
+// TestDocsCLI checks docs/cli.md against the binary's own help: every
+// command of the usage text has a row, and every flag of every command
+// is named (as --flag, or -f for the one-letter ones).
+func TestDocsCLI(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "cli.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	cmds := usageCommands(t)
+	if len(cmds) < 15 {
+		t.Fatalf("found %d commands in the usage text, want every command: %v", len(cmds), cmds)
+	}
+	flagLine := regexp.MustCompile(`(?m)^\s+-([a-z][a-z-]*)`)
+	flags := 0
+	for _, name := range cmds {
+		if !strings.Contains(doc, "`"+name) {
+			t.Errorf("docs/cli.md does not name the command %s", name)
+		}
+		args := []string{name, "-h"}
+		if name == "import" {
+			args = []string{"import", "semaphore", "-h"}
+		}
+		var stdout, stderr strings.Builder
+		// -h ends with flag.ErrHelp, which is exit status 0.
+		if err := run(t.Context(), args, &stdout, &stderr); err != nil && exitCode(err, io.Discard) != 0 {
+			t.Errorf("semaphored %s: %v", strings.Join(args, " "), err)
+			continue
+		}
+		for _, m := range flagLine.FindAllStringSubmatch(stdout.String()+stderr.String(), -1) {
+			f := m[1]
+			flags++
+			want := "--" + f
+			if len(f) == 1 {
+				want = "-" + f
+			}
+			if !strings.Contains(doc, want) {
+				t.Errorf("docs/cli.md does not name %s of semaphored %s", want, name)
+			}
+		}
+	}
+	if flags < 40 {
+		t.Errorf("found %d flags in the commands' help, want every flag (is the help still printed?)", flags)
 	}
 }
