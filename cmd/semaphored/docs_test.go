@@ -216,3 +216,73 @@ func TestDocsCLI(t *testing.T) {
 		t.Errorf("found %d flags in the commands' help, want every flag (is the help still printed?)", flags)
 	}
 }
+
+// metricName matches a metric name of this daemon.
+var metricName = regexp.MustCompile(`semaphored_[a-z0-9_]*[a-z0-9]`)
+
+// codeMetrics returns the metric names defined in the Go sources (not
+// tests) under root's cmd and internal directories.
+func codeMetrics(t *testing.T, root string) map[string]bool {
+	t.Helper()
+	defined := regexp.MustCompile(`"(semaphored_[a-z0-9_]+)"`)
+	names := map[string]bool{}
+	for _, dir := range []string{"cmd", "internal"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			for _, m := range defined.FindAllStringSubmatch(string(b), -1) {
+				names[m[1]] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return names
+}
+
+// TestDocsMetrics checks the metric names of the docs against the code:
+// docs/monitoring.md names every metric the daemon defines, and no page
+// names a metric that does not exist (a histogram's _bucket, _sum and
+// _count series count as the histogram).
+func TestDocsMetrics(t *testing.T) {
+	root := filepath.Join("..", "..")
+	code := codeMetrics(t, root)
+	if len(code) < 20 {
+		t.Fatalf("found %d metric names in the sources, want every metric: %v", len(code), code)
+	}
+	mon, err := os.ReadFile(filepath.Join(root, "docs", "monitoring.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range code {
+		if !strings.Contains(string(mon), "`"+name+"`") {
+			t.Errorf("docs/monitoring.md does not list the metric %s", name)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	files = append(files, filepath.Join(root, "README.md"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range metricName.FindAllString(string(b), -1) {
+			base := n
+			for _, suf := range []string{"_bucket", "_sum", "_count"} {
+				if trimmed, ok := strings.CutSuffix(n, suf); ok && code[trimmed] {
+					base = trimmed
+				}
+			}
+			if !code[base] {
+				t.Errorf("%s names the metric %s, which the daemon does not define", f, n)
+			}
+		}
+	}
+}
