@@ -347,7 +347,7 @@ type PushTrigger struct {
 type PRMode string
 
 const (
-	PRModeCheck PRMode = "check" // ansible --check --diff; scripts with SEMAPHORED_CHECK=1
+	PRModeCheck PRMode = "check" // ansible --check --diff; scripts with SEMAPHORED_DRY_RUN=1
 	PRModePlan  PRMode = "plan"  // terraform/tofu plan only
 )
 
