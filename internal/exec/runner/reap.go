@@ -64,16 +64,27 @@ func readStat(pid int) (procInfo, bool) {
 // ("KEY=VALUE"). Processes whose environment cannot be read (other users',
 // zombies) do not.
 func hasEnv(pid int, kv []byte) bool {
+	has, _ := envHas(pid, kv)
+	return has
+}
+
+// envHas is hasEnv that also says when the answer is unknown: a live
+// process whose environment reads empty is between fork and exec (or
+// exiting), and may still turn out to be the run's.
+func envHas(pid int, kv []byte) (has, unknown bool) {
 	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil {
-		return false
+		return false, false
+	}
+	if len(env) == 0 {
+		return false, true
 	}
 	for _, e := range bytes.Split(env, []byte{0}) {
 		if bytes.Equal(e, kv) {
-			return true
+			return true, false
 		}
 	}
-	return false
+	return false, false
 }
 
 // pids lists the process ids in /proc.
@@ -162,29 +173,40 @@ func candidates(subreaper bool) []int {
 // that leave its process group with setsid.
 func runMarker(privateDir string) []byte { return []byte(runDirEnv + "=" + privateDir) }
 
+// kthreadd is the pid of the kernel's thread creator, the parent of every
+// kernel thread.
+const kthreadd = 2
+
 // runDirEnv names the run's marker variable (see runMarker).
 const runDirEnv = "SEMAPHORED_RUN_DIR"
 
 // leftovers returns the live processes (other than this one) that belong
 // to a run: started no earlier than since (clock ticks after boot, as in
 // /proc/PID/stat), with the run's marker in their environment.
-func leftovers(marker []byte, since uint64, subreaper bool) []int {
+// unsure reports whether a live process started since then had an
+// environment that could not be told (see envHas): the caller looks again.
+func leftovers(marker []byte, since uint64, subreaper bool) (out []int, unsure bool) {
 	self := os.Getpid()
-	var out []int
 	for _, pid := range candidates(subreaper) {
 		if pid == self {
 			continue
 		}
 		// The environment first: reading it is cheaper than the stat,
 		// and it rules out nearly every process.
-		if !hasEnv(pid, marker) {
+		has, unknown := envHas(pid, marker)
+		if !has && !unknown {
 			continue
 		}
 		if st, ok := readStat(pid); ok && !st.zombie && st.start >= since {
-			out = append(out, pid)
+			switch {
+			case has:
+				out = append(out, pid)
+			case st.ppid != kthreadd && pid != kthreadd: // kernel threads have no environment
+				unsure = true
+			}
 		}
 	}
-	return out
+	return out, unsure
 }
 
 // killIfStill sends SIGKILL to pid through a pidfd, after checking again,
@@ -250,11 +272,11 @@ func endLeftovers(marker []byte, since uint64, wait time.Duration) (int, error) 
 	deadline := time.Now().Add(wait)
 	subreaper := isSubreaper()
 	for {
-		found := leftovers(marker, since, subreaper)
-		if len(found) == 0 {
+		found, unsure := leftovers(marker, since, subreaper)
+		if len(found) == 0 && (!unsure || time.Now().After(deadline)) {
 			break
 		}
-		if time.Now().After(deadline) {
+		if len(found) > 0 && time.Now().After(deadline) {
 			return len(killed), errLeftovers
 		}
 		for _, pid := range found {
