@@ -234,11 +234,7 @@ func (r *Reporter) ReportConfig(ctx context.Context, enq Enqueuer, f *config.For
 // of the active configuration active (a rejected revision's own settings
 // are not trusted). Nothing when none is declared.
 func (r *Reporter) ConfigRejected(ctx context.Context, enq Enqueuer, active config.Snapshot, sha string, problems []string) error {
-	c := active.Config
-	if c == nil || c.Settings.ConfigRepo == nil || c.Settings.ConfigRepo.Forge == nil {
-		return nil
-	}
-	return r.ReportConfig(ctx, enq, c.Settings.ConfigRepo.Forge, sha, false, problems)
+	return r.ReportConfig(ctx, enq, configForge(active.Config), sha, false, problems)
 }
 
 // ConfigActive enqueues the success status of a config revision that
@@ -246,9 +242,13 @@ func (r *Reporter) ConfigRejected(ctx context.Context, enq Enqueuer, active conf
 // (settings.config_repo.forge of that revision), when one is declared and
 // the revision is a commit. Main calls it from the syncer's Subscribe.
 func (r *Reporter) ConfigActive(ctx context.Context, enq Enqueuer, snap config.Snapshot) error {
-	c := snap.Config
-	if c == nil || c.Settings.ConfigRepo == nil || c.Settings.ConfigRepo.Forge == nil {
+	return r.ReportConfig(ctx, enq, configForge(snap.Config), snap.Revision, true, nil)
+}
+
+// configForge is the config repository's forge that c declares, or nil.
+func configForge(c *config.Config) *config.Forge {
+	if c == nil || c.Settings.ConfigRepo == nil {
 		return nil
 	}
-	return r.ReportConfig(ctx, enq, c.Settings.ConfigRepo.Forge, snap.Revision, true, nil)
+	return c.Settings.ConfigRepo.Forge
 }
