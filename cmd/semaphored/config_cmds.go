@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing/fstest"
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/gitcache"
@@ -87,7 +86,7 @@ func validateFile(path string, stdout io.Writer) error {
 		return nil
 	}
 	base := filepath.Base(path)
-	cfg, err := config.LoadFS(fstest.MapFS{base: {Data: b, Mode: 0o644}}, config.LoadOptions{})
+	cfg, err := config.LoadFile(base, b, config.LoadOptions{})
 	if err != nil {
 		// Problems are named by the file's base name; show the path given.
 		for line := range strings.SplitSeq(strings.TrimRight(err.Error(), "\n"), "\n") {

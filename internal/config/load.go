@@ -61,6 +61,12 @@ func LoadFS(fsys fs.FS, opts LoadOptions) (*Config, error) {
 	return loadFiles(files, opts)
 }
 
+// LoadFile is Load on one declaration file, named name in problems, whose
+// contents are data: `validate FILE` checks a file on its own with it.
+func LoadFile(name string, data []byte, opts LoadOptions) (*Config, error) {
+	return loadFiles([]file{{name: name, data: data}}, opts)
+}
+
 // file is one declaration file's name (slash-separated, relative to the
 // root) and contents, or the problem that kept it from being read.
 type file struct {

@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Options configure New.
@@ -108,9 +107,7 @@ func New(opts Options) *Server {
 		fmt.Fprintln(w, why)
 	})
 	if opts.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
-			ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
-		}))
+		mux.Handle("GET /metrics", metricsHandler(opts.Gatherer, opts.Logger))
 	}
 	for pattern, h := range opts.Handlers {
 		mux.Handle(pattern, h)
