@@ -19,8 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/semaphored/semaphored/internal/prom"
 
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/config"
@@ -93,10 +92,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// in commit statuses must work.
 		*publicURL = "http://" + ln.Addr().String()
 	}
-	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	reg := prom.NewRegistry()
+	for _, c := range []prom.Collector{
+		prom.NewGoCollector(),
+		prom.NewProcessCollector(),
 		buildInfo(),
 	} {
 		if err := reg.Register(c); err != nil {
@@ -110,7 +109,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv := server.New(server.Options{
 		Listener: ln,
 		Logger:   logger.With("component", "http"),
-		Gatherer: reg,
+		Metrics:  reg,
 		Ready: func() (bool, string) {
 			if s := syncer.Load(); s != nil {
 				if snap := s.Snapshot(); snap.Config != nil {
@@ -183,7 +182,7 @@ type daemonOptions struct {
 	src                          *sourceFlags
 	poll                         time.Duration
 	logger                       *slog.Logger
-	reg                          *prometheus.Registry
+	reg                          *prom.Registry
 	srv                          *server.Server
 	syncer                       *atomic.Pointer[sync.Syncer]
 	// stopHTTP makes the server stop accepting; waitHTTP waits for its
@@ -519,8 +518,8 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 }
 
-func buildInfo() prometheus.Collector {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+func buildInfo() prom.Collector {
+	g := prom.NewGaugeVec(prom.GaugeOpts{
 		Name: "semaphored_build_info",
 		Help: "Build information, as labels on a constant 1.",
 	}, []string{"version", "commit", "goversion"})
@@ -590,7 +589,7 @@ func newReporting(o daemonOptions, store *state.Store, engine *exec.Engine, sync
 
 // newAPI builds the /api/v1/ handler with the admin token of DATA/admin.token
 // (written with mode 0600 on first start).
-func newAPI(data string, store *state.Store, engine *exec.Engine, snaps api.Snapshots, resolver *config.Resolver, logger *slog.Logger, reg prometheus.Registerer) (*api.Handler, error) {
+func newAPI(data string, store *state.Store, engine *exec.Engine, snaps api.Snapshots, resolver *config.Resolver, logger *slog.Logger, reg prom.Registerer) (*api.Handler, error) {
 	token, err := api.WriteAdminToken(data)
 	if err != nil {
 		return nil, fmt.Errorf("admin token: %w", err)

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/state"
@@ -60,7 +60,7 @@ type Options struct {
 	// Logger defaults to a logger that discards.
 	Logger *slog.Logger
 	// Registerer receives the HTTP metrics; nil registers them nowhere.
-	Registerer prometheus.Registerer
+	Registerer prom.Registerer
 	// StreamWriteTimeout bounds each write of a streamed answer (a task
 	// list, a log, a followed log): a caller that takes longer to accept
 	// one batch is dropped. The deadline is renewed before every write, so

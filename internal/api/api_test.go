@@ -3,17 +3,15 @@ package api_test
 import (
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/config"
 	semexec "github.com/semaphored/semaphored/internal/exec"
+	"github.com/semaphored/semaphored/internal/prom/promtest"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/task"
 	"github.com/semaphored/semaphored/internal/testenv"
@@ -474,13 +472,9 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("requests_total{route=%q,code=%q}: got %v, want %v", tt.route, tt.code, c, tt.want)
 		}
 	}
-	mfs, err := f.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "semaphored_http_request_duration_seconds" && len(mf.GetMetric()) != 2 {
-			t.Errorf("duration series: got %d, want 2 (two routes)", len(mf.GetMetric()))
+	for _, mf := range f.reg.Gather() {
+		if mf.Name == "semaphored_http_request_duration_seconds" && len(mf.Series) != 2 {
+			t.Errorf("duration series: got %d, want 2 (two routes)", len(mf.Series))
 		}
 	}
 }
@@ -489,31 +483,25 @@ func TestMetrics(t *testing.T) {
 func lintMetrics(t *testing.T, f *fixture) {
 	t.Helper()
 	promtool := testenv.LookTool(t, "promtool")
-	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(f.reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	cmd := exec.CommandContext(t.Context(), promtool, "check", "metrics")
-	cmd.Stdin = rec.Body
+	cmd.Stdin = strings.NewReader(promtest.Text(t, f.reg))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
 
 func counter(f *fixture, route, code string) (float64, error) {
-	mfs, err := f.reg.Gather()
-	if err != nil {
-		return 0, err
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "semaphored_http_requests_total" {
+	for _, mf := range f.reg.Gather() {
+		if mf.Name != "semaphored_http_requests_total" {
 			continue
 		}
-		for _, m := range mf.GetMetric() {
+		for _, m := range mf.Series {
 			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
+			for i, name := range mf.LabelNames {
+				labels[name] = m.LabelValues[i]
 			}
 			if labels["route"] == route && labels["code"] == code {
-				return m.GetCounter().GetValue(), nil
+				return m.Value, nil
 			}
 		}
 	}

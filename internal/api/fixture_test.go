@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/api/apitest"
 	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/task"
 	"github.com/semaphored/semaphored/internal/testenv"
@@ -34,7 +33,7 @@ type fixture struct {
 	engine  *apitest.Engine
 	cfg     *apitest.Config
 	secrets *apitest.Secrets
-	reg     *prometheus.Registry
+	reg     *prom.Registry
 	logs    *testenv.LockedBuffer
 	h       *api.Handler
 }
@@ -85,7 +84,7 @@ func newFixtureWith(t testing.TB, opt func(*api.Options)) *fixture {
 		secrets: &apitest.Secrets{Values: map[string]string{
 			"READ_TOKEN": readToken, "RUN_TOKEN": runToken, "WEB_TOKEN": webToken, "WEBDB_TOKEN": webDBToken,
 		}},
-		reg:  prometheus.NewRegistry(),
+		reg:  prom.NewRegistry(),
 		logs: &testenv.LockedBuffer{},
 	}
 	f.engine = &apitest.Engine{Store: f.store}

@@ -3,38 +3,38 @@ package api
 import (
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 )
 
 // metrics are the API's request counters and durations, labelled by the
 // route pattern (bounded: one value per registered pattern, plus
 // "unmatched") and the status code.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests *prom.CounterVec
+	duration *prom.HistogramVec
 	// streamsDropped counts streamed answers cut because the caller stopped
 	// reading for longer than the stream write timeout.
-	streamsDropped prometheus.Counter
+	streamsDropped *prom.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prom.Registerer) (*metrics, error) {
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		requests: prom.NewCounterVec(prom.CounterOpts{
 			Name: "semaphored_http_requests_total",
 			Help: "API requests answered, by route pattern and status code.",
 		}, []string{"route", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: prom.NewHistogramVec(prom.HistogramOpts{
 			Name:    "semaphored_http_request_duration_seconds",
 			Help:    "Time to answer an API request (a followed log: until it ends), by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 300},
 		}, []string{"route"}),
-		streamsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+		streamsDropped: prom.NewCounter(prom.CounterOpts{
 			Name: "semaphored_http_streams_dropped_total",
 			Help: "Streamed answers (logs, follows, lists) cut because the caller stopped reading for longer than the write timeout.",
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.duration, m.streamsDropped} {
+		for _, c := range []prom.Collector{m.requests, m.duration, m.streamsDropped} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -100,13 +100,9 @@ func TestUnauthenticatedBodyNeverSent(t *testing.T) {
 // droppedStreams reads semaphored_http_streams_dropped_total.
 func (f *fixture) droppedStreams(t *testing.T) float64 {
 	t.Helper()
-	mfs, err := f.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "semaphored_http_streams_dropped_total" {
-			return mf.GetMetric()[0].GetCounter().GetValue()
+	for _, mf := range f.reg.Gather() {
+		if mf.Name == "semaphored_http_streams_dropped_total" {
+			return mf.Series[0].Value
 		}
 	}
 	return 0

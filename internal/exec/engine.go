@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec/runner"
@@ -68,7 +68,7 @@ type Options struct {
 	// WorkDir holds per-task private directories and the shared caches.
 	WorkDir    string
 	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	Registerer prom.Registerer
 	// Run runs a prepared task (nil: runner.Run). Tests put a controllable
 	// fake here.
 	Run RunFunc
@@ -139,7 +139,7 @@ func New(opts Options) (*Engine, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
+		opts.Registerer = prom.NewRegistry()
 	}
 	e := &Engine{
 		opts:     opts,

@@ -12,12 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec/runner"
 	"github.com/semaphored/semaphored/internal/gitcache"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/task"
 )
@@ -151,7 +149,7 @@ type harness struct {
 	e      *Engine
 	store  *state.Store
 	cfg    *fakeConfig
-	reg    *prometheus.Registry
+	reg    *prom.Registry
 	work   string
 	cancel context.CancelFunc
 	done   chan error
@@ -175,7 +173,7 @@ func openStore(t testing.TB, path string) *state.Store {
 func newHarness(t testing.TB, cfg *config.Config, opts ...harnessOpt) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	h := &harness{t: t, cfg: &fakeConfig{cfg: cfg}, reg: prometheus.NewRegistry(), work: filepath.Join(dir, "work")}
+	h := &harness{t: t, cfg: &fakeConfig{cfg: cfg}, reg: prom.NewRegistry(), work: filepath.Join(dir, "work")}
 	h.store = openStore(t, filepath.Join(dir, "state.db"))
 	git := gitcache.New(filepath.Join(dir, "git"), gitcache.Options{})
 	o := Options{
@@ -335,21 +333,6 @@ func sorted(ids []uint64) []uint64 {
 	out := slices.Clone(ids)
 	slices.Sort(out)
 	return out
-}
-
-// metricValue reads a counter or gauge.
-func metricValue(m prometheus.Metric) float64 {
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		return -1
-	}
-	switch {
-	case d.Counter != nil:
-		return d.Counter.GetValue()
-	case d.Gauge != nil:
-		return d.Gauge.GetValue()
-	}
-	return -1
 }
 
 // request is a request for a task of project/tmpl from the API.

@@ -149,7 +149,7 @@ func TestRealBashThousandsOfTasks(t *testing.T) {
 	if lost != 0 {
 		t.Errorf("got %d of %d tasks with their line lost, want 0", lost, n)
 	}
-	if got := metricValue(h.e.met.tasks.WithLabelValues("p", "a", "success")); got != float64(n) {
+	if got := h.e.met.tasks.WithLabelValues("p", "a", "success").Value(); got != float64(n) {
 		t.Errorf("semaphored_tasks_total{status=success}: got %v, want %d", got, n)
 	}
 }
@@ -233,7 +233,7 @@ func TestLogWriteFailureFailsTask(t *testing.T) {
 	if got.Status != state.StatusError || !strings.Contains(got.Message, "log write failed") || !strings.Contains(got.Message, "disk full") {
 		t.Errorf("got %s %q, want error saying the log write failed and why", got.Status, got.Message)
 	}
-	if n := metricValue(h.e.met.logWriteErrors); n < 1 {
+	if n := h.e.met.logWriteErrors.Value(); n < 1 {
 		t.Errorf("semaphored_log_write_errors_total: got %v, want ≥ 1", n)
 	}
 }

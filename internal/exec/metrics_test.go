@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/common/expfmt"
-
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec/runner"
 	"github.com/semaphored/semaphored/internal/state"
@@ -27,16 +25,9 @@ func TestMetricsLint(t *testing.T) {
 	r.end(runner.Success)
 	h.wait(task.ID, state.StatusSuccess)
 
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			t.Fatal(err)
-		}
+	if err := h.reg.WriteText(&buf); err != nil {
+		t.Fatal(err)
 	}
 	text := buf.String()
 	for _, want := range []string{

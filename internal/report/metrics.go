@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 )
 
 // Destinations are the bounded values of the destination label: the
@@ -37,37 +37,37 @@ func metricDest(d string) string {
 // notification) and destination (github, gitlab, gitea, slack, teams,
 // telegram, email, webhook); never a target, commit or task.
 type Metrics struct {
-	delivered *prometheus.CounterVec
-	failed    *prometheus.CounterVec
-	retries   *prometheus.CounterVec
-	skipped   *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
+	delivered *prom.CounterVec
+	failed    *prom.CounterVec
+	retries   *prom.CounterVec
+	skipped   *prom.CounterVec
+	latency   *prom.HistogramVec
 	pending   *pendingCollector
 }
 
 // NewMetrics makes the outbox metrics, every label value initialised to 0,
 // and registers them on reg (nil: not registered). The pending gauges read
 // the outbox at each scrape.
-func NewMetrics(reg prometheus.Registerer, ob Outbox) (*Metrics, error) {
+func NewMetrics(reg prom.Registerer, ob Outbox) (*Metrics, error) {
 	labels := []string{"kind", "destination"}
 	m := &Metrics{
-		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+		delivered: prom.NewCounterVec(prom.CounterOpts{
 			Name: "semaphored_outbox_delivered_total",
 			Help: "Outbox entries (commit statuses, notifications) delivered.",
 		}, labels),
-		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+		failed: prom.NewCounterVec(prom.CounterOpts{
 			Name: "semaphored_outbox_failed_total",
 			Help: "Outbox entries given up on: refused with a final error (a 4xx); listed by the store's failed outbox.",
 		}, labels),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+		retries: prom.NewCounterVec(prom.CounterOpts{
 			Name: "semaphored_outbox_retries_total",
 			Help: "Delivery attempts that failed and will be retried (5xx, 429, rate limit, timeout, connection error).",
 		}, labels),
-		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+		skipped: prom.NewCounterVec(prom.CounterOpts{
 			Name: "semaphored_outbox_skipped_total",
 			Help: "Outbox entries acknowledged without a request: identical to the last delivered for their target.",
 		}, []string{"kind"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		latency: prom.NewHistogramVec(prom.HistogramOpts{
 			Name:    "semaphored_outbox_delivery_seconds",
 			Help:    "Time from enqueue to delivery of outbox entries (includes retries).",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 120, 600, 3600},
@@ -76,11 +76,7 @@ func NewMetrics(reg prometheus.Registerer, ob Outbox) (*Metrics, error) {
 	if ob != nil {
 		m.pending = &pendingCollector{
 			ob: ob,
-			pending: prometheus.NewDesc("semaphored_outbox_pending",
-				"Outbox entries waiting for delivery (due or backing off).", labels, nil),
-			oldest: prometheus.NewDesc("semaphored_outbox_oldest_pending_age_seconds",
-				"Age of the oldest outbox entry waiting for delivery; 0 when none waits.", []string{"kind"}, nil),
-			errs: prometheus.NewCounter(prometheus.CounterOpts{
+			errs: prom.NewCounter(prom.CounterOpts{
 				Name: "semaphored_outbox_scrape_errors_total",
 				Help: "Scrapes that could not read the outbox for the pending gauges.",
 			}),
@@ -98,13 +94,13 @@ func NewMetrics(reg prometheus.Registerer, ob Outbox) (*Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.delivered, m.failed, m.retries, m.skipped, m.latency}
+	cs := []prom.Collector{m.delivered, m.failed, m.retries, m.skipped, m.latency}
 	if m.pending != nil {
 		cs = append(cs, m.pending)
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
+			var are prom.AlreadyRegisteredError
 			if !errors.As(err, &are) {
 				return nil, err
 			}
@@ -115,16 +111,19 @@ func NewMetrics(reg prometheus.Registerer, ob Outbox) (*Metrics, error) {
 
 // pendingCollector counts the outbox's waiting entries at scrape time.
 type pendingCollector struct {
-	ob      Outbox
-	pending *prometheus.Desc
-	oldest  *prometheus.Desc
-	errs    prometheus.Counter
+	ob   Outbox
+	errs *prom.Counter
 }
 
-func (c *pendingCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.pending
-	ch <- c.oldest
-	c.errs.Describe(ch)
+const (
+	pendingName = "semaphored_outbox_pending"
+	pendingHelp = "Outbox entries waiting for delivery (due or backing off)."
+	oldestName  = "semaphored_outbox_oldest_pending_age_seconds"
+	oldestHelp  = "Age of the oldest outbox entry waiting for delivery; 0 when none waits."
+)
+
+func (c *pendingCollector) Describe() []string {
+	return append([]string{pendingName, oldestName}, c.errs.Describe()...)
 }
 
 // farFuture makes DueOutbox list every waiting entry, due or not.
@@ -133,7 +132,7 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // maxScan bounds the entries one scrape reads.
 const maxScan = 100_000
 
-func (c *pendingCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *pendingCollector) Collect(fs []prom.Family) []prom.Family {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	count := map[[2]string]float64{}
@@ -154,16 +153,18 @@ func (c *pendingCollector) Collect(ch chan<- prometheus.Metric) {
 			oldest[string(e.Kind)] = e.Created
 		}
 	}
+	pending := prom.Family{Name: pendingName, Help: pendingHelp, Type: prom.TypeGauge, LabelNames: []string{"destination", "kind"}}
 	for k, v := range count {
-		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, v, k[0], k[1])
+		pending.Series = append(pending.Series, prom.Series{LabelValues: []string{k[1], k[0]}, Value: v})
 	}
+	old := prom.Family{Name: oldestName, Help: oldestHelp, Type: prom.TypeGauge, LabelNames: []string{"kind"}}
 	now := time.Now()
 	for k, t := range oldest {
 		age := 0.0
 		if !t.IsZero() {
 			age = math.Max(now.Sub(t).Seconds(), 0)
 		}
-		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, k)
+		old.Series = append(old.Series, prom.Series{LabelValues: []string{k}, Value: age})
 	}
-	c.errs.Collect(ch)
+	return c.errs.Collect(append(fs, pending, old))
 }

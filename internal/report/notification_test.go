@@ -11,11 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/link"
 	"github.com/semaphored/semaphored/internal/notify"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 )
 
@@ -71,7 +70,7 @@ func TestNotifications(t *testing.T) {
 			Secrets: &config.Resolver{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }},
 			Links:   &Links{Signer: signer, PublicURL: "https://ci.example.com"},
 		}},
-		Registerer: prometheus.NewRegistry(),
+		Registerer: prom.NewRegistry(),
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 	})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 
 	"github.com/semaphored/semaphored/internal/state"
 )
@@ -61,7 +61,7 @@ type WorkerOptions struct {
 	Senders map[OutboxKind]Sender
 	Logger  *slog.Logger
 	// Registerer gets the outbox metrics (nil: not registered).
-	Registerer prometheus.Registerer
+	Registerer prom.Registerer
 	// Now defaults to time.Now.
 	Now func() time.Time
 	// Parallel bounds deliveries in flight, to different targets (default 8).

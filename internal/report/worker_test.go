@@ -14,11 +14,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/link"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
@@ -114,7 +112,7 @@ type testRig struct {
 	rep    *Reporter
 	worker *Worker
 	fake   *githubFake
-	reg    *prometheus.Registry
+	reg    *prom.Registry
 }
 
 // newRig wires a reporter, a BoltDB state in dir (its Outbox option the
@@ -138,7 +136,7 @@ func newRig(t testing.TB, url string, fake *githubFake, dir string, now func() t
 	if mem {
 		hc = &http.Client{Transport: handlerTransport{fake}}
 	}
-	reg := prometheus.NewRegistry()
+	reg := prom.NewRegistry()
 	w, err := NewWorker(WorkerOptions{
 		Outbox: store,
 		Senders: map[OutboxKind]Sender{KindCommitStatus: &StatusSender{
@@ -196,7 +194,7 @@ func TestWorkerDelivers(t *testing.T) {
 
 	lifecycle(rig.store, sha, state.StatusSuccess)
 	delivered := func() float64 {
-		return testutil.ToFloat64(rig.worker.Metrics().delivered.WithLabelValues("commit_status", "github"))
+		return rig.worker.Metrics().delivered.WithLabelValues("commit_status", "github").Value()
 	}
 	waitFor(t, "the final status", func() bool {
 		return rig.store.pending() == 0 && len(fake.accepted()) > 0 && delivered() == float64(len(fake.accepted()))
@@ -229,7 +227,7 @@ func TestWorkerFinalRefusal(t *testing.T) {
 	rig, _ := startRig(t, "422")
 	rig.store.create(newTask("web", "deploy", sha, state.StatusWaiting))
 	waitFor(t, "a failed entry", func() bool {
-		return len(rig.store.failedEntries()) == 1 && testutil.ToFloat64(rig.worker.Metrics().failed.WithLabelValues("commit_status", "github")) == 1
+		return len(rig.store.failedEntries()) == 1 && rig.worker.Metrics().failed.WithLabelValues("commit_status", "github").Value() == 1
 	})
 	f := rig.store.failedEntries()[0]
 	if !strings.Contains(f.LastError, "No commit found for SHA") || strings.Contains(f.LastError, "s3cr3t") {
@@ -238,7 +236,7 @@ func TestWorkerFinalRefusal(t *testing.T) {
 	if f.Attempts != 1 {
 		t.Errorf("attempts %d, want 1 (a 4xx is not retried)", f.Attempts)
 	}
-	if v := testutil.ToFloat64(rig.worker.Metrics().failed.WithLabelValues("commit_status", "github")); v != 1 {
+	if v := rig.worker.Metrics().failed.WithLabelValues("commit_status", "github").Value(); v != 1 {
 		t.Errorf("failed metric %v, want 1", v)
 	}
 }
@@ -455,7 +453,7 @@ func TestWorkerRestart(t *testing.T) {
 	if n := len(fake.accepted()); n != 5 {
 		t.Errorf("after a clean restart: %d statuses delivered in all, want still 5 (no duplicate)", n)
 	}
-	if v := testutil.ToFloat64(rig3.worker.Metrics().skipped.WithLabelValues("commit_status")); v != 5 {
+	if v := rig3.worker.Metrics().skipped.WithLabelValues("commit_status").Value(); v != 5 {
 		t.Errorf("skipped %v, want 5", v)
 	}
 }

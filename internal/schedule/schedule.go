@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/trigger"
@@ -43,7 +43,7 @@ type Options struct {
 	Queue  Queue
 	Logger *slog.Logger
 	// Registerer receives the metrics (none when nil).
-	Registerer prometheus.Registerer
+	Registerer prom.Registerer
 	// Now is the clock (default time.Now); tests pass a fake one.
 	Now func() time.Time
 }
@@ -65,8 +65,8 @@ type Scheduler struct {
 }
 
 type metrics struct {
-	fires *prometheus.CounterVec
-	next  prometheus.Gauge
+	fires *prom.CounterVec
+	next  *prom.Gauge
 }
 
 // entry is one active schedule.
@@ -102,11 +102,11 @@ func New(opts Options) (*Scheduler, error) {
 		s.now = time.Now
 	}
 	s.m = metrics{
-		fires: prometheus.NewCounterVec(prometheus.CounterOpts{
+		fires: prom.NewCounterVec(prom.CounterOpts{
 			Name: "semaphored_schedule_fires_total",
 			Help: "Schedule slots by outcome: fired (a task queued), skipped (the previous task still waits or runs), caught_up (a slot missed while down), error.",
 		}, []string{"outcome"}),
-		next: prometheus.NewGauge(prometheus.GaugeOpts{
+		next: prom.NewGauge(prom.GaugeOpts{
 			Name: "semaphored_schedule_next_fire_timestamp_seconds",
 			Help: "When the next schedule slot is due, as a Unix time; 0 when no schedule is active.",
 		}),
@@ -115,7 +115,7 @@ func New(opts Options) (*Scheduler, error) {
 		s.m.fires.WithLabelValues(o)
 	}
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.m.fires, s.m.next} {
+		for _, c := range []prom.Collector{s.m.fires, s.m.next} {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register schedule metrics: %w", err)
 			}

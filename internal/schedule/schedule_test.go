@@ -12,10 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/trigger"
 )
@@ -73,14 +71,14 @@ type harness struct {
 	store  *realStore
 	queue  *queue
 	sched  *Scheduler
-	reg    *prometheus.Registry
+	reg    *prom.Registry
 	cancel context.CancelFunc
 	done   chan error
 }
 
 func start(t *testing.T, store *realStore, now func() time.Time, cfg *config.Config) *harness {
 	t.Helper()
-	h := &harness{store: store, queue: &queue{}, reg: prometheus.NewRegistry(), done: make(chan error, 1)}
+	h := &harness{store: store, queue: &queue{}, reg: prom.NewRegistry(), done: make(chan error, 1)}
 	var err error
 	h.sched, err = New(Options{Store: store, Queue: h.queue, Registerer: h.reg, Now: now})
 	if err != nil {
@@ -190,7 +188,7 @@ func TestSchedulerTwoTimezonesAcrossDST(t *testing.T) {
 				t.Errorf("newyork task vars %v", task.Vars)
 			}
 		}
-		if got := counterValue(t, h.sched.m.fires.WithLabelValues("fired")); got != 30 {
+		if got := h.sched.m.fires.WithLabelValues("fired").Value(); got != 30 {
 			t.Errorf("fires metric %v, want 30", got)
 		}
 	})
@@ -265,7 +263,7 @@ func TestSchedulerOverlapSkip(t *testing.T) {
 		if err != nil || len(skipped) != 0 || !strings.Contains(d.Note, "skipped: task 1 is still waiting") {
 			t.Errorf("skip note %q", d.Note)
 		}
-		if got := counterValue(t, h.sched.m.fires.WithLabelValues("skipped")); got != 1 {
+		if got := h.sched.m.fires.WithLabelValues("skipped").Value(); got != 1 {
 			t.Errorf("skipped metric %v", got)
 		}
 	})
@@ -301,13 +299,4 @@ func TestSchedulerCatchUp(t *testing.T) {
 			t.Errorf("new schedule caught up %v", got)
 		}
 	})
-}
-
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }

@@ -1,67 +1,55 @@
 package server
 
 import (
-	"bufio"
+	"bytes"
 	"compress/gzip"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
+	"github.com/semaphored/semaphored/internal/prom"
 )
 
-// textContentType is the Prometheus text exposition format, version 0.0.4:
-// what every Prometheus, Grafana Agent, VictoriaMetrics and promtool reads.
-const textContentType = "text/plain; version=0.0.4; charset=utf-8"
-
-// metricsHandler serves g in the text exposition format, gzipped when the
-// scraper accepts it (Prometheus always does).
-//
-// It stands in for promhttp.HandlerFor, which also negotiates OpenMetrics
-// and the protobuf format: neither adds a series the daemon exports (it
-// has no exemplars or native histograms), and their encoders cost the
-// binary about 0.3 MB, which is idle RSS (see the README's performance
-// section). Like promhttp's default, an error from a collector is answered
-// with 500 rather than with a partial scrape that would look like vanished
-// series.
-func metricsHandler(g prometheus.Gatherer, log *slog.Logger) http.Handler {
-	var pool sync.Pool // *gzip.Writer
+// MetricsHandler serves reg in the text exposition format, gzipped when
+// the scraper accepts it (Prometheus always does). The answer is rendered
+// whole before it is sent, so a failing collector is a 500, never a
+// partial scrape that would look like vanished series.
+func MetricsHandler(reg *prom.Registry, log *slog.Logger) http.Handler {
+	var bufs sync.Pool // *bytes.Buffer, reused between scrapes
+	var gzips sync.Pool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mfs, err := g.Gather()
-		if err != nil {
-			log.Error("metrics: gather", "err", err)
+		buf, _ := bufs.Get().(*bytes.Buffer)
+		if buf == nil {
+			buf = new(bytes.Buffer)
+		}
+		defer func() {
+			buf.Reset()
+			bufs.Put(buf)
+		}()
+		if err := reg.WriteText(buf); err != nil {
+			log.Error("metrics", "err", err)
 			http.Error(w, "gathering metrics: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", textContentType)
-		var out io.Writer = w
-		if acceptsGzip(r) {
-			w.Header().Set("Content-Encoding", "gzip")
-			w.Header().Add("Vary", "Accept-Encoding")
-			gz, _ := pool.Get().(*gzip.Writer)
-			if gz == nil {
-				gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
-			} else {
-				gz.Reset(w)
-			}
-			defer func() {
-				gz.Close()
-				pool.Put(gz)
-			}()
-			out = gz
+		w.Header().Set("Content-Type", prom.TextContentType)
+		w.Header().Add("Vary", "Accept-Encoding")
+		if !acceptsGzip(r) {
+			w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+			w.Write(buf.Bytes())
+			return
 		}
-		bw := bufio.NewWriterSize(out, 32<<10)
-		for _, mf := range mfs {
-			if _, err := expfmt.MetricFamilyToText(bw, mf); err != nil {
-				// The scraper went away; nothing more can be said to it.
-				return
-			}
+		w.Header().Set("Content-Encoding", "gzip")
+		gz, _ := gzips.Get().(*gzip.Writer)
+		if gz == nil {
+			gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		} else {
+			gz.Reset(w)
 		}
-		bw.Flush()
+		gz.Write(buf.Bytes())
+		gz.Close()
+		gzips.Put(gz)
 	})
 }
 

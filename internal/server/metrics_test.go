@@ -2,7 +2,7 @@ package server
 
 import (
 	"compress/gzip"
-	"errors"
+	"github.com/semaphored/semaphored/internal/prom"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,15 +10,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
 
 func TestMetricsHandler(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "semaphored_test_total", Help: "A test counter."}, []string{"kind"})
+	reg := prom.NewRegistry()
+	c := prom.NewCounterVec(prom.CounterOpts{Name: "semaphored_test_total", Help: "A test counter."}, []string{"kind"})
 	reg.MustRegister(c)
 	c.WithLabelValues("a").Add(2)
 	c.WithLabelValues("b").Inc()
@@ -27,7 +25,7 @@ func TestMetricsHandler(t *testing.T) {
 semaphored_test_total{kind="a"} 2
 semaphored_test_total{kind="b"} 1
 `
-	h := metricsHandler(reg, slog.New(slog.DiscardHandler))
+	h := MetricsHandler(reg, slog.New(slog.DiscardHandler))
 
 	for _, tc := range []struct {
 		acceptEncoding string
@@ -50,7 +48,7 @@ semaphored_test_total{kind="b"} 1
 		if w.Code != 200 {
 			t.Fatalf("Accept-Encoding %q: code %d", tc.acceptEncoding, w.Code)
 		}
-		if ct := w.Header().Get("Content-Type"); ct != textContentType {
+		if ct := w.Header().Get("Content-Type"); ct != prom.TextContentType {
 			t.Errorf("Content-Type %q", ct)
 		}
 		body := io.Reader(w.Body)
@@ -79,11 +77,21 @@ semaphored_test_total{kind="b"} 1
 	}
 }
 
-func TestMetricsHandlerGatherError(t *testing.T) {
-	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return nil, errors.New("collector exploded") })
+func TestMetricsHandlerCollectError(t *testing.T) {
+	reg := prom.NewRegistry()
+	reg.MustRegister(twice{"a_total"}, twice{"b_total"})
 	w := httptest.NewRecorder()
-	metricsHandler(g, slog.New(slog.DiscardHandler)).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "collector exploded") {
+	MetricsHandler(reg, slog.New(slog.DiscardHandler)).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "collected twice") {
 		t.Errorf("got %d %q, want 500 naming the error", w.Code, w.Body)
 	}
+}
+
+// twice describes one family and collects another's too: a broken
+// collector.
+type twice struct{ name string }
+
+func (c twice) Describe() []string { return []string{c.name} }
+func (c twice) Collect(fs []prom.Family) []prom.Family {
+	return append(fs, prom.Family{Name: "dup_total", Type: prom.TypeCounter, Series: []prom.Series{{}}})
 }

@@ -25,7 +25,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 )
 
 // Options configure New.
@@ -34,8 +34,8 @@ type Options struct {
 	// open the rest). Required.
 	Listener net.Listener
 	Logger   *slog.Logger
-	// Gatherer serves /metrics.
-	Gatherer prometheus.Gatherer
+	// Metrics serves /metrics.
+	Metrics *prom.Registry
 	// Ready reports whether a config revision is active, and if not why.
 	Ready func() (bool, string)
 	// Handlers are mounted as given: pattern → handler (Go 1.22 patterns).
@@ -106,8 +106,8 @@ func New(opts Options) *Server {
 		}
 		fmt.Fprintln(w, why)
 	})
-	if opts.Gatherer != nil {
-		mux.Handle("GET /metrics", metricsHandler(opts.Gatherer, opts.Logger))
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", MetricsHandler(opts.Metrics, opts.Logger))
 	}
 	for pattern, h := range opts.Handlers {
 		mux.Handle(pattern, h)

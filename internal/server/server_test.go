@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/semaphored/semaphored/internal/prom"
 	"io"
 	"net"
 	"net/http"
@@ -9,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -29,8 +28,8 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "semaphored_test_total", Help: "A test counter."})
+	reg := prom.NewRegistry()
+	c := prom.NewCounter(prom.CounterOpts{Name: "semaphored_test_total", Help: "A test counter."})
 	reg.MustRegister(c)
 	c.Inc()
 	var ready atomic.Bool
@@ -39,7 +38,7 @@ func TestServer(t *testing.T) {
 	shutdownCalled := make(chan struct{})
 	srv := New(Options{
 		Listener: ln,
-		Gatherer: reg,
+		Metrics:  reg,
 		Ready: func() (bool, string) {
 			if ready.Load() {
 				return true, "ready: revision r1"

@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/testenv"
 )
@@ -135,14 +132,14 @@ func TestLastValidBackToActive(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := s.Active().Revision.ID
-	if got := gaugeValue(t, s.metrics.lastValid); got != 1 {
+	if got := s.metrics.lastValid.Value(); got != 1 {
 		t.Fatalf("last_revision_valid after the first sync: got %v, want 1", got)
 	}
 	writeFiles(t, dir, map[string]string{"demo.yaml": "project: demo\nbogus: 1\n"})
 	if _, err := s.Sync(ctx); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad edit: got %v, want ErrInvalid", err)
 	}
-	if got := gaugeValue(t, s.metrics.lastValid); got != 0 {
+	if got := s.metrics.lastValid.Value(); got != 0 {
 		t.Fatalf("last_revision_valid after a bad edit: got %v, want 0", got)
 	}
 	writeFiles(t, dir, map[string]string{"demo.yaml": demoYAML})
@@ -150,7 +147,7 @@ func TestLastValidBackToActive(t *testing.T) {
 	if err != nil || !res.Unchanged {
 		t.Fatalf("revert: got %+v, %v; want unchanged", res, err)
 	}
-	if got := gaugeValue(t, s.metrics.lastValid); got != 1 {
+	if got := s.metrics.lastValid.Value(); got != 1 {
 		t.Errorf("last_revision_valid after the revert: got %v, want 1", got)
 	}
 	if want := "config back to the active revision " + good; !strings.Contains(logs.String(), want) {
@@ -195,7 +192,7 @@ func TestLastValidBackToActiveGit(t *testing.T) {
 		t.Fatalf("bad commit after restart: got %v, want ErrInvalid", err)
 	}
 	for _, syncer := range []*Syncer{s, s2} {
-		if got := gaugeValue(t, syncer.metrics.lastValid); got != 0 {
+		if got := syncer.metrics.lastValid.Value(); got != 0 {
 			t.Fatalf("last_revision_valid at the bad commit: got %v, want 0", got)
 		}
 	}
@@ -205,22 +202,13 @@ func TestLastValidBackToActiveGit(t *testing.T) {
 		if err != nil || !res.Unchanged || res.Revision.ID != good {
 			t.Fatalf("syncer %d after the reset: got %+v, %v; want unchanged at %s", i, res, err, good)
 		}
-		if got := gaugeValue(t, syncer.metrics.lastValid); got != 1 {
+		if got := syncer.metrics.lastValid.Value(); got != 1 {
 			t.Errorf("syncer %d: last_revision_valid after the reset: got %v, want 1", i, got)
 		}
 	}
 	if n := strings.Count(logs.String(), "config back to the active revision "+good); n != 2 {
 		t.Errorf("log: got the line %d times, want twice (once per syncer):\n%s", n, logs.String())
 	}
-}
-
-func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := g.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetGauge().GetValue()
 }
 
 // TestDirHeadFollowsLoaderRule: a change to a file the loader reads

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 )
 
@@ -25,7 +24,7 @@ func mustNew(t testing.TB, opts Options) *Syncer {
 }
 
 func TestNewRegistersMetricsOnce(t *testing.T) {
-	reg := prometheus.NewRegistry()
+	reg := prom.NewRegistry()
 	mustNew(t, Options{Source: &DirSource{Dir: t.TempDir()}, Store: openStore(t), Registerer: reg})
 	if _, err := New(Options{Source: &DirSource{Dir: t.TempDir()}, Store: openStore(t), Registerer: reg}); err == nil {
 		t.Fatal("second New on one registerer: got nil error, want the registration error")
@@ -117,7 +116,7 @@ func TestRestoreKeepsRoot(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			reg := prometheus.NewRegistry()
+			reg := prom.NewRegistry()
 			s = mustNew(t, Options{Source: &DirSource{Dir: dir}, Store: st, Registerer: reg})
 			var got []config.Snapshot
 			s.Subscribe(func(sn config.Snapshot) { got = append(got, sn) })
@@ -141,15 +140,11 @@ func TestRestoreKeepsRoot(t *testing.T) {
 }
 
 // gauge reads the value of an unlabelled gauge from reg.
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+func gauge(t *testing.T, reg *prom.Registry, name string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
+	for _, mf := range reg.Gather() {
+		if mf.Name == name && len(mf.Series) == 1 {
+			return mf.Series[0].Value
 		}
 	}
 	t.Fatalf("no gauge %s", name)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/state"
@@ -41,7 +41,7 @@ type Options struct {
 	// Debounce groups bursts of file events (default 200ms).
 	Debounce   time.Duration
 	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	Registerer prom.Registerer
 	Now        func() time.Time
 	// OnRejected is called once for each revision rejected by validation,
 	// after it was recorded, on the sync goroutine: it must not block for
@@ -82,13 +82,13 @@ type Syncer struct {
 }
 
 type metrics struct {
-	syncs       *prometheus.CounterVec
-	lastSuccess prometheus.Gauge
-	lastValid   prometheus.Gauge
-	sourceUp    prometheus.Gauge
-	revision    *prometheus.GaugeVec
-	objects     prometheus.Gauge
-	duration    prometheus.Histogram
+	syncs       *prom.CounterVec
+	lastSuccess *prom.Gauge
+	lastValid   *prom.Gauge
+	sourceUp    *prom.Gauge
+	revision    *prom.GaugeVec
+	objects     *prom.Gauge
+	duration    *prom.Histogram
 }
 
 // New returns a syncer. Call Restore, then Run. It fails only when the
@@ -104,43 +104,43 @@ func New(opts Options) (*Syncer, error) {
 		opts.Now = time.Now
 	}
 	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
+		opts.Registerer = prom.NewRegistry()
 	}
 	if opts.Load.Logger == nil {
 		opts.Load.Logger = opts.Logger // lists the skipped non-declaration files at debug level
 	}
 	m := metrics{
-		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+		syncs: prom.NewCounterVec(prom.CounterOpts{
 			Name: "semaphored_config_syncs_total",
 			Help: "Config sync passes by result: applied, unchanged, invalid, error.",
 		}, []string{"result"}),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+		lastSuccess: prom.NewGauge(prom.GaugeOpts{
 			Name: "semaphored_config_last_success_timestamp_seconds",
 			Help: "When a sync pass last succeeded (applied or unchanged), as a Unix time.",
 		}),
-		lastValid: prometheus.NewGauge(prometheus.GaugeOpts{
+		lastValid: prom.NewGauge(prom.GaugeOpts{
 			Name: "semaphored_config_last_revision_valid",
 			Help: "1 when the newest revision looked at was valid, 0 when it was rejected (the last good one stays active).",
 		}),
-		sourceUp: prometheus.NewGauge(prometheus.GaugeOpts{
+		sourceUp: prom.NewGauge(prom.GaugeOpts{
 			Name: "semaphored_config_source_up",
 			Help: "1 when the last read of the config source worked, 0 when it failed (missing directory, unreachable repository): the active revision stays.",
 		}),
-		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		revision: prom.NewGaugeVec(prom.GaugeOpts{
 			Name: "semaphored_config_active_revision_info",
 			Help: "The active config revision, as a label on a constant 1 (one series at a time).",
 		}, []string{"revision"}),
-		objects: prometheus.NewGauge(prometheus.GaugeOpts{
+		objects: prom.NewGauge(prom.GaugeOpts{
 			Name: "semaphored_config_objects",
 			Help: "Declared objects in the active revision.",
 		}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		duration: prom.NewHistogram(prom.HistogramOpts{
 			Name:    "semaphored_config_sync_duration_seconds",
 			Help:    "Time of sync passes that read the source (load, validate, diff, apply).",
 			Buckets: []float64{.001, .005, .025, .1, .5, 1, 5, 30},
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.syncs, m.lastSuccess, m.lastValid, m.sourceUp, m.revision, m.objects, m.duration} {
+	for _, c := range []prom.Collector{m.syncs, m.lastSuccess, m.lastValid, m.sourceUp, m.revision, m.objects, m.duration} {
 		if err := opts.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("sync: register metrics: %w", err)
 		}

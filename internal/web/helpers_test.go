@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/link"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/state/statetest"
 	"github.com/semaphored/semaphored/internal/task"
@@ -106,7 +105,7 @@ type rig struct {
 	signer *link.Signer
 	h      *Handler
 	srv    *httptest.Server
-	reg    *prometheus.Registry
+	reg    *prom.Registry
 }
 
 func newRig(t testing.TB) *rig {
@@ -128,7 +127,7 @@ templates:
 		t.Fatal(err)
 	}
 	f := newFollower(s)
-	reg := prometheus.NewRegistry()
+	reg := prom.NewRegistry()
 	h, err := New(Options{Tasks: s, Follower: f, Auth: tokenAuth{}, Links: signer, Config: func() *config.Config { return cfg }, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)

@@ -4,14 +4,14 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 )
 
 // metrics counts task page requests by route (page, log, events), how the
 // caller proved access (token, link, none) and the HTTP code.
 type metrics struct {
-	requests *prometheus.CounterVec
-	streams  prometheus.Gauge
+	requests *prom.CounterVec
+	streams  *prom.Gauge
 }
 
 var (
@@ -20,13 +20,13 @@ var (
 	codes  = []int{200, 400, 401, 403, 404, 500}
 )
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prom.Registerer) (*metrics, error) {
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		requests: prom.NewCounterVec(prom.CounterOpts{
 			Name: "semaphored_task_page_requests_total",
 			Help: "Requests of task pages, their earlier log lines and live events, by route, credential and HTTP code.",
 		}, []string{"route", "auth", "code"}),
-		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+		streams: prom.NewGauge(prom.GaugeOpts{
 			Name: "semaphored_task_page_streams",
 			Help: "Task pages following a running task's log (open Server-Sent Events streams).",
 		}),
@@ -41,9 +41,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.streams} {
+	for _, c := range []prom.Collector{m.requests, m.streams} {
 		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
+			var are prom.AlreadyRegisteredError
 			if !errors.As(err, &are) {
 				return nil, err
 			}

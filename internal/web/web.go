@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/link"
@@ -56,7 +56,7 @@ type Options struct {
 	// Config returns the active config (for commit links); may be nil.
 	Config     func() *config.Config
 	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	Registerer prom.Registerer
 	// Tail is how many last lines the page shows at first (default 1000).
 	Tail int
 }

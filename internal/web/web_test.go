@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/semaphored/semaphored/internal/link"
 	"github.com/semaphored/semaphored/internal/state"
 )
@@ -61,7 +59,7 @@ func TestAccess(t *testing.T) {
 			}
 		})
 	}
-	if v := testutil.ToFloat64(r.h.m.requests.WithLabelValues("page", "link", "403")); v != 4 {
+	if v := r.h.m.requests.WithLabelValues("page", "link", "403").Value(); v != 4 {
 		t.Errorf("page link 403 count %v, want 4", v)
 	}
 }

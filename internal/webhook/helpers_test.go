@@ -16,11 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/forge"
 	"github.com/semaphored/semaphored/internal/gitcache"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/state/statetest"
 	"github.com/semaphored/semaphored/internal/testenv"
@@ -141,7 +140,7 @@ type harness struct {
 	kick   *kicker
 	recv   *Receiver
 	srv    *httptest.Server
-	reg    *prometheus.Registry
+	reg    *prom.Registry
 }
 
 // secrets are the env values of the test configs' secret references.
@@ -175,7 +174,7 @@ func newHarness(t *testing.T, cfg *config.Config, store *realStore) *harness {
 	if store == nil {
 		store = openStore(t, "")
 	}
-	h := &harness{t: t, store: store, engine: &engine{store: store}, kick: &kicker{}, reg: prometheus.NewRegistry()}
+	h := &harness{t: t, store: store, engine: &engine{store: store}, kick: &kicker{}, reg: prom.NewRegistry()}
 	var err error
 	h.recv, err = New(Options{
 		Store: store, Engine: h.engine, Snapshots: &snapshots{cfg: cfg}, Sync: h.kick,

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 
 	"github.com/semaphored/semaphored/internal/trigger"
 )
@@ -13,23 +13,23 @@ import (
 // "integration", event one of push, pull_request, ping, other, call,
 // result one of a fixed set, trigger a trigger type.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	created  *prometheus.CounterVec
+	requests *prom.CounterVec
+	duration *prom.HistogramVec
+	created  *prom.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prom.Registerer) (*metrics, error) {
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		requests: prom.NewCounterVec(prom.CounterOpts{
 			Name: "semaphored_webhook_requests_total",
 			Help: "Webhook and integration requests by source, event and result (created, pending, nothing, duplicate, unauthorized, too_large, bad_request, unavailable, error).",
 		}, []string{"source", "event", "result"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: prom.NewHistogramVec(prom.HistogramOpts{
 			Name:    "semaphored_webhook_request_duration_seconds",
 			Help:    "Time from a webhook request to its answer (the delivery and its tasks recorded).",
 			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
 		}, []string{"source"}),
-		created: prometheus.NewCounterVec(prometheus.CounterOpts{
+		created: prom.NewCounterVec(prom.CounterOpts{
 			Name: "semaphored_trigger_tasks_created_total",
 			Help: "Tasks created by webhooks and integrations, by trigger type (schedules count in semaphored_schedule_fires_total).",
 		}, []string{"trigger"}),
@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.created.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.duration, m.created} {
+		for _, c := range []prom.Collector{m.requests, m.duration, m.created} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("register webhook metrics: %w", err)
 			}

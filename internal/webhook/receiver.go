@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/semaphored/semaphored/internal/prom"
 
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/forge"
@@ -69,7 +69,7 @@ type Options struct {
 	Secrets   Resolver
 	Logger    *slog.Logger
 	// Registerer receives the metrics (none when nil).
-	Registerer prometheus.Registerer
+	Registerer prom.Registerer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// DiffRetry is the pause before retrying a failed diff (default 5s,

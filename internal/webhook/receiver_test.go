@@ -10,9 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
-
 	"github.com/semaphored/semaphored/internal/forge"
+	"github.com/semaphored/semaphored/internal/prom/promtest"
 	"github.com/semaphored/semaphored/internal/trigger"
 )
 
@@ -342,25 +341,17 @@ func TestMetricsLint(t *testing.T) {
 	body := fixture(t, "github/push_with-new-branch.payload.json")
 	h.post("/hooks/github", github("push", "m1", "gh-s3cret", body), body)
 	h.post("/hooks/github", github("push", "m2", "bad", body), body)
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil || len(problems) > 0 {
-		t.Errorf("promlint: %v %v", problems, err)
-	}
+	text := promtest.Text(t, h.reg)
 	var names []string
-	for _, mf := range mfs {
-		names = append(names, mf.GetName())
+	for _, mf := range h.reg.Gather() {
+		names = append(names, mf.Name)
 	}
 	for _, want := range []string{"semaphored_webhook_requests_total", "semaphored_webhook_request_duration_seconds", "semaphored_trigger_tasks_created_total"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("metric %s missing from %v", want, names)
 		}
 	}
-	b, _ := json.Marshal(mfs)
-	if bytes.Contains(b, []byte("gh-s3cret")) || bytes.Contains(b, []byte("m1")) {
+	if strings.Contains(text, "gh-s3cret") || strings.Contains(text, `"m1"`) {
 		t.Error("a secret or delivery id reached a metric")
 	}
 }
