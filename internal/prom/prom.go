@@ -20,7 +20,6 @@
 package prom
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
@@ -144,8 +143,11 @@ func (r *Registry) Gather() []Family {
 		fs = c.Collect(fs)
 	}
 	slices.SortFunc(fs, func(a, b Family) int { return cmp.Compare(a.Name, b.Name) })
+	byValues := func(a, b Series) int { return slices.Compare(a.LabelValues, b.LabelValues) }
 	for i := range fs {
-		slices.SortFunc(fs[i].Series, func(a, b Series) int { return slices.Compare(a.LabelValues, b.LabelValues) })
+		if !slices.IsSortedFunc(fs[i].Series, byValues) {
+			slices.SortFunc(fs[i].Series, byValues)
+		}
 	}
 	return fs
 }
@@ -163,15 +165,22 @@ func (r *Registry) WriteText(w io.Writer) error {
 			return fmt.Errorf("%w: %s", ErrDuplicateFamily, fs[i].Name)
 		}
 	}
-	bw := bufio.NewWriterSize(w, 32<<10)
-	var buf []byte
+	buf := make([]byte, 0, 64<<10)
 	for i := range fs {
-		buf = appendFamily(buf[:0], &fs[i])
-		if _, err := bw.Write(buf); err != nil {
-			return err
+		f := &fs[i]
+		buf = appendHeader(buf, f)
+		for j := range f.Series {
+			buf = appendSeries(buf, f, &f.Series[j])
+			if len(buf) > 48<<10 {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
 		}
 	}
-	return bw.Flush()
+	_, err := w.Write(buf)
+	return err
 }
 
 // validMetricName reports whether n matches [a-zA-Z_:][a-zA-Z0-9_:]*.

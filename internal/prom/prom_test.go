@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -231,7 +232,7 @@ func BenchmarkWriteText1000Templates(b *testing.B) {
 	dur := NewHistogramVec(HistogramOpts{Name: "semaphored_task_duration_seconds", Help: "d", Buckets: []float64{1, 5, 15, 60, 180, 600, 1200, 1800, 3600}}, []string{"project", "template"})
 	reg.MustRegister(tasks, dur)
 	for i := range 1000 {
-		tpl := "template-" + string(rune('a'+i%26)) + strings.Repeat("x", i%7) + "-" + itoa(i)
+		tpl := "template-" + string(rune('a'+i%26)) + strings.Repeat("x", i%7) + "-" + strconv.Itoa(i)
 		for _, st := range []string{"success", "failed", "stopped", "error"} {
 			tasks.WithLabelValues("proj", tpl, st).Inc()
 		}
@@ -246,5 +247,3 @@ func BenchmarkWriteText1000Templates(b *testing.B) {
 	}
 	b.ReportMetric(float64(buf.Len()), "bytes/scrape")
 }
-
-func itoa(i int) string { return string(appendFloat(nil, float64(i))) }

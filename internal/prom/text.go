@@ -3,14 +3,13 @@ package prom
 import (
 	"math"
 	"strconv"
-	"strings"
 )
 
 // TextContentType is the Content-Type of the text exposition format.
 const TextContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-// appendFamily appends f in the text exposition format.
-func appendFamily(b []byte, f *Family) []byte {
+// appendHeader appends f's HELP and TYPE lines.
+func appendHeader(b []byte, f *Family) []byte {
 	b = append(b, "# HELP "...)
 	b = append(b, f.Name...)
 	b = append(b, ' ')
@@ -19,33 +18,34 @@ func appendFamily(b []byte, f *Family) []byte {
 	b = append(b, f.Name...)
 	b = append(b, ' ')
 	b = append(b, f.Type...)
-	b = append(b, '\n')
-	for i := range f.Series {
-		s := &f.Series[i]
-		switch f.Type {
-		case TypeHistogram:
-			for j, ub := range s.Bounds {
-				b = appendSample(b, f.Name, "_bucket", f.LabelNames, s.LabelValues, "le", formatFloat(ub), float64(s.Cumulated[j]))
-			}
-			b = appendSample(b, f.Name, "_bucket", f.LabelNames, s.LabelValues, "le", "+Inf", float64(s.Count))
-			b = appendSample(b, f.Name, "_sum", f.LabelNames, s.LabelValues, "", "", s.Sum)
-			b = appendSample(b, f.Name, "_count", f.LabelNames, s.LabelValues, "", "", float64(s.Count))
-		case TypeSummary:
-			for _, q := range s.Quantiles {
-				b = appendSample(b, f.Name, "", f.LabelNames, s.LabelValues, "quantile", formatFloat(q.Q), q.Value)
-			}
-			b = appendSample(b, f.Name, "_sum", f.LabelNames, s.LabelValues, "", "", s.Sum)
-			b = appendSample(b, f.Name, "_count", f.LabelNames, s.LabelValues, "", "", float64(s.Count))
-		default:
-			b = appendSample(b, f.Name, "", f.LabelNames, s.LabelValues, "", "", s.Value)
+	return append(b, '\n')
+}
+
+// appendSeries appends the sample lines of s, a series of f.
+func appendSeries(b []byte, f *Family, s *Series) []byte {
+	switch f.Type {
+	case TypeHistogram:
+		for j, ub := range s.Bounds {
+			b = appendSample(b, f.Name, "_bucket", f.LabelNames, s.LabelValues, "le", ub, float64(s.Cumulated[j]))
 		}
+		b = appendSample(b, f.Name, "_bucket", f.LabelNames, s.LabelValues, "le", math.Inf(1), float64(s.Count))
+		b = appendSample(b, f.Name, "_sum", f.LabelNames, s.LabelValues, "", 0, s.Sum)
+		b = appendSample(b, f.Name, "_count", f.LabelNames, s.LabelValues, "", 0, float64(s.Count))
+	case TypeSummary:
+		for _, q := range s.Quantiles {
+			b = appendSample(b, f.Name, "", f.LabelNames, s.LabelValues, "quantile", q.Q, q.Value)
+		}
+		b = appendSample(b, f.Name, "_sum", f.LabelNames, s.LabelValues, "", 0, s.Sum)
+		b = appendSample(b, f.Name, "_count", f.LabelNames, s.LabelValues, "", 0, float64(s.Count))
+	default:
+		b = appendSample(b, f.Name, "", f.LabelNames, s.LabelValues, "", 0, s.Value)
 	}
 	return b
 }
 
 // appendSample appends one sample line: name+suffix, the labels (and the
-// extra label, le or quantile, when set) and the value.
-func appendSample(b []byte, name, suffix string, names, values []string, extraName, extraValue string, v float64) []byte {
+// extra label, le or quantile, when extraName is set) and the value.
+func appendSample(b []byte, name, suffix string, names, values []string, extraName string, extra, v float64) []byte {
 	b = append(b, name...)
 	b = append(b, suffix...)
 	if len(names) > 0 || extraName != "" {
@@ -60,7 +60,10 @@ func appendSample(b []byte, name, suffix string, names, values []string, extraNa
 			if len(names) > 0 {
 				b = append(b, ',')
 			}
-			b = appendLabel(b, extraName, extraValue)
+			b = append(b, extraName...)
+			b = append(b, '=', '"')
+			b = appendFloat(b, extra)
+			b = append(b, '"')
 		}
 		b = append(b, '}')
 	}
@@ -79,7 +82,7 @@ func appendLabel(b []byte, name, value string) []byte {
 // appendEscaped escapes a backslash and a line feed, and in a label value
 // also a double quote, as the text format requires.
 func appendEscaped(b []byte, s string, quote bool) []byte {
-	if !strings.ContainsAny(s, "\\\n\"") {
+	if !needsEscape(s) {
 		return append(b, s...)
 	}
 	for i := 0; i < len(s); i++ {
@@ -97,6 +100,15 @@ func appendEscaped(b []byte, s string, quote bool) []byte {
 	return b
 }
 
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '\n' || c == '"' {
+			return true
+		}
+	}
+	return false
+}
+
 func appendFloat(b []byte, v float64) []byte {
 	switch {
 	case math.IsInf(v, 1):
@@ -110,5 +122,3 @@ func appendFloat(b []byte, v float64) []byte {
 	}
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
-
-func formatFloat(v float64) string { return string(appendFloat(nil, v)) }

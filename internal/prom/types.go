@@ -230,6 +230,7 @@ type vec[T any] struct {
 	newChild func() *T
 	mu       sync.RWMutex
 	children map[string]*child[T]
+	bySeries []*child[T] // by label values in label name order, as scrapes list them
 }
 
 type child[T any] struct {
@@ -259,6 +260,8 @@ func (v *vec[T]) WithLabelValues(values ...string) *T {
 	if c = v.children[key]; c == nil {
 		c = &child[T]{values: v.sorted(values), m: v.newChild()}
 		v.children[key] = c
+		i, _ := slices.BinarySearchFunc(v.bySeries, c.values, func(c *child[T], values []string) int { return slices.Compare(c.values, values) })
+		v.bySeries = slices.Insert(v.bySeries, i, c)
 	}
 	return c.m
 }
@@ -267,13 +270,14 @@ func (v *vec[T]) WithLabelValues(values ...string) *T {
 func (v *vec[T]) Reset() {
 	v.mu.Lock()
 	clear(v.children)
+	v.bySeries = nil
 	v.mu.Unlock()
 }
 
 func (v *vec[T]) collect(fs []Family, series func(values []string, m *T) Series) []Family {
 	v.mu.RLock()
-	f := v.family(len(v.children))
-	for _, c := range v.children {
+	f := v.family(len(v.bySeries))
+	for _, c := range v.bySeries {
 		f.Series = append(f.Series, series(c.values, c.m))
 	}
 	v.mu.RUnlock()
