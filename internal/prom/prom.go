@@ -152,9 +152,9 @@ func (r *Registry) Gather() []Family {
 	return fs
 }
 
-// ErrDuplicateFamily says two collectors wrote the same family at one
+// errDuplicateFamily says two collectors wrote the same family at one
 // scrape, which Register's check on Describe should have prevented.
-var ErrDuplicateFamily = errors.New("prom: a family was collected twice")
+var errDuplicateFamily = errors.New("prom: a family was collected twice")
 
 // WriteText writes every registered family to w in the text exposition
 // format.
@@ -162,7 +162,7 @@ func (r *Registry) WriteText(w io.Writer) error {
 	fs := r.Gather()
 	for i := 1; i < len(fs); i++ {
 		if fs[i].Name == fs[i-1].Name {
-			return fmt.Errorf("%w: %s", ErrDuplicateFamily, fs[i].Name)
+			return fmt.Errorf("%w: %s", errDuplicateFamily, fs[i].Name)
 		}
 	}
 	buf := make([]byte, 0, 64<<10)

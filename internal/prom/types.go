@@ -1,6 +1,7 @@
 package prom
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // CounterOpts name and describe a counter.
@@ -69,9 +69,6 @@ type Gauge struct {
 // Set sets the gauge to v.
 func (g *Gauge) Set(v float64) { g.v.store(v) }
 
-// SetToCurrentTime sets the gauge to the current Unix time in seconds.
-func (g *Gauge) SetToCurrentTime() { g.Set(float64(time.Now().UnixNano()) / 1e9) }
-
 // Inc adds 1.
 func (g *Gauge) Inc() { g.v.add(1) }
 
@@ -80,9 +77,6 @@ func (g *Gauge) Dec() { g.v.add(-1) }
 
 // Add adds d.
 func (g *Gauge) Add(d float64) { g.v.add(d) }
-
-// Sub subtracts d.
-func (g *Gauge) Sub(d float64) { g.v.add(-d) }
 
 // Value is the gauge's current value.
 func (g *Gauge) Value() float64 { return g.v.load() }
@@ -99,15 +93,6 @@ type Histogram struct {
 func (h *Histogram) Observe(v float64) {
 	h.counts[sort.SearchFloat64s(h.bounds, v)].Add(1)
 	h.sum.add(v)
-}
-
-// Count is the number of observations so far.
-func (h *Histogram) Count() uint64 {
-	var n uint64
-	for i := range h.counts {
-		n += h.counts[i].Load()
-	}
-	return n
 }
 
 // series is a snapshot of h; the count is the sum of the buckets, so
@@ -137,24 +122,18 @@ func newDesc(name, help string, typ Type, labels []string) desc {
 	if !validMetricName(name) {
 		panic(fmt.Sprintf("prom: %q is not a valid metric name", name))
 	}
-	d := desc{name: name, help: help, typ: typ, labels: slices.Clone(labels), order: make([]int, len(labels))}
+	d := desc{name: name, help: help, typ: typ, labels: make([]string, len(labels)), order: make([]int, len(labels))}
 	for i, l := range labels {
 		if !validLabelName(l) || slices.Contains(labels[:i], l) || typ == TypeHistogram && l == "le" {
 			panic(fmt.Sprintf("prom: %s: bad or repeated label name %q", name, l))
 		}
 		d.order[i] = i
 	}
-	sort.Sort(byLabel{&d})
+	slices.SortFunc(d.order, func(a, b int) int { return cmp.Compare(labels[a], labels[b]) })
+	for i, o := range d.order {
+		d.labels[i] = labels[o]
+	}
 	return d
-}
-
-type byLabel struct{ d *desc }
-
-func (s byLabel) Len() int           { return len(s.d.labels) }
-func (s byLabel) Less(i, j int) bool { return s.d.labels[i] < s.d.labels[j] }
-func (s byLabel) Swap(i, j int) {
-	s.d.labels[i], s.d.labels[j] = s.d.labels[j], s.d.labels[i]
-	s.d.order[i], s.d.order[j] = s.d.order[j], s.d.order[i]
 }
 
 // Labels returns the label names in the order they were declared (the
@@ -214,7 +193,7 @@ func newHistogram(d desc, buckets []float64) *Histogram {
 	if !slices.IsSorted(buckets) || slices.Contains(buckets, math.Inf(1)) || len(slices.Compact(slices.Clone(buckets))) != len(buckets) {
 		panic(fmt.Sprintf("prom: %s: buckets must increase and leave out +Inf", d.name))
 	}
-	return &Histogram{desc: d, bounds: buckets, counts: make([]atomic.Uint64, len(buckets)+1)}
+	return &Histogram{desc: d, bounds: slices.Clone(buckets), counts: make([]atomic.Uint64, len(buckets)+1)}
 }
 
 // Collect appends the histogram's family.
