@@ -268,8 +268,20 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	backup, dst := pos[0], filepath.Join(*data, stateFile)
 
-	// Refuse early, before any work: a daemon holds the file, or a state
-	// exists and --force is not given.
+	// Refuse early, before any work: a daemon holds the data directory or
+	// the state file, or a state exists and --force is not given. The data
+	// directory's lock is what serve takes first, so a daemon still
+	// starting (its state file not open yet) is seen too; held through the
+	// restore, it keeps a daemon from starting there meanwhile. A
+	// directory no daemon ever ran in has no lock file, and restore
+	// creates none.
+	if _, err := os.Stat(filepath.Join(*data, dataLockFile)); err == nil {
+		release, err := lockDataDir(*data)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		defer release()
+	}
 	var lock *os.File
 	if _, err := os.Stat(dst); err == nil {
 		lock, err = lockFile(dst, true)

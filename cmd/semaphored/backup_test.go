@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -194,6 +195,32 @@ func TestRestoreChecks(t *testing.T) {
 	}
 }
 
+// TestRestoreRefusesLockedDataDir: a daemon that holds the data
+// directory but has no state file open yet (it is starting) is seen, and
+// nothing is written.
+func TestRestoreRefusesLockedDataDir(t *testing.T) {
+	src := filepath.Join(newState(t, 2), stateFile)
+	target := t.TempDir()
+	release, err := lockDataDir(target) // what serve takes first
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCmd(t, "restore", src, "--data", target, "--force")
+	if code != 1 || !strings.Contains(stderr, "in use by another semaphored process (pid ") {
+		t.Errorf("restore into a held data directory: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(target, stateFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused restore wrote the state: %v", err)
+	}
+	release()
+	if _, stderr, code := runCmd(t, "restore", src, "--data", target); code != 0 {
+		t.Fatalf("restore once the directory is free: exit %d: %s", code, stderr)
+	}
+	if n, _ := tasksIn(t, filepath.Join(target, stateFile)); n != 2 {
+		t.Errorf("restored %d tasks, want 2", n)
+	}
+}
+
 // TestRestoreOneMetaPageDamaged checks that a file bbolt can still open
 // (one of its two meta pages damaged, the other valid) is accepted.
 func TestRestoreOneMetaPageDamaged(t *testing.T) {
@@ -269,7 +296,7 @@ func TestBackupWhileDaemonRuns(t *testing.T) {
 	// restore refuses while the daemon holds the data, even with --force.
 	for _, args := range [][]string{{"restore", out}, {"restore", out, "--force"}} {
 		stdout, err = d.cli(args...)
-		if err == nil || !strings.Contains(stdout, "a running semaphored holds") {
+		if err == nil || !strings.Contains(stdout, "is in use by another semaphored process (pid ") {
 			t.Errorf("%v while the daemon runs: err %v, output %s", args, err, stdout)
 		}
 	}
