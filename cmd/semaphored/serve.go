@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/semaphored/semaphored/internal/prom"
-
 	"github.com/semaphored/semaphored/internal/api"
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec"
@@ -29,6 +27,7 @@ import (
 	"github.com/semaphored/semaphored/internal/gitcache"
 	"github.com/semaphored/semaphored/internal/housekeep"
 	"github.com/semaphored/semaphored/internal/link"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/report"
 	"github.com/semaphored/semaphored/internal/schedule"
 	"github.com/semaphored/semaphored/internal/server"

@@ -12,9 +12,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/semaphored/semaphored/internal/prom"
-
 	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/task"
 )

@@ -10,10 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/semaphored/semaphored/internal/prom"
-
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/exec/runner"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 	"github.com/semaphored/semaphored/internal/task"
 )

@@ -2,7 +2,6 @@ package exec
 
 import (
 	"github.com/semaphored/semaphored/internal/prom"
-
 	"github.com/semaphored/semaphored/internal/state"
 )
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/prom"
-
 	"github.com/semaphored/semaphored/internal/state"
 )
 

@@ -10,9 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/semaphored/semaphored/internal/prom"
-
 	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/trigger"
 )
 

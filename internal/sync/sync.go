@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/semaphored/semaphored/internal/prom"
 
 	"github.com/semaphored/semaphored/internal/config"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 )
 

@@ -14,10 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/semaphored/semaphored/internal/prom"
-
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/link"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/state"
 )
 

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/semaphored/semaphored/internal/prom"
-
 	"github.com/semaphored/semaphored/internal/trigger"
 )
 

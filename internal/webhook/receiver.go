@@ -14,11 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/semaphored/semaphored/internal/prom"
-
 	"github.com/semaphored/semaphored/internal/config"
 	"github.com/semaphored/semaphored/internal/forge"
 	"github.com/semaphored/semaphored/internal/gitcache"
+	"github.com/semaphored/semaphored/internal/prom"
 	"github.com/semaphored/semaphored/internal/trigger"
 )
 
