@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -184,27 +185,20 @@ func (r *Registry) WriteText(w io.Writer) error {
 }
 
 // validMetricName reports whether n matches [a-zA-Z_:][a-zA-Z0-9_:]*.
-func validMetricName(n string) bool {
+func validMetricName(n string) bool { return validName(n, true) }
+
+// validLabelName reports whether n matches [a-zA-Z_][a-zA-Z0-9_]* and does
+// not start with "__" (reserved).
+func validLabelName(n string) bool { return !strings.HasPrefix(n, "__") && validName(n, false) }
+
+// validName reports whether n is a letter or underscore (or a colon, when
+// colon is set) followed by those or digits.
+func validName(n string, colon bool) bool {
 	if n == "" {
 		return false
 	}
 	for i, c := range []byte(n) {
-		ok := c == '_' || c == ':' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9'
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// validLabelName reports whether n matches [a-zA-Z_][a-zA-Z0-9_]* and does
-// not start with "__" (reserved).
-func validLabelName(n string) bool {
-	if n == "" || len(n) >= 2 && n[:2] == "__" {
-		return false
-	}
-	for i, c := range []byte(n) {
-		ok := c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9'
+		ok := c == '_' || colon && c == ':' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9'
 		if !ok {
 			return false
 		}

@@ -186,14 +186,20 @@ func (g *Gauge) Collect(fs []Family) []Family {
 
 // NewHistogram returns a histogram without labels.
 func NewHistogram(o HistogramOpts) *Histogram {
-	return newHistogram(newDesc(o.Name, o.Help, TypeHistogram, nil), o.Buckets)
+	return newHistogram(newDesc(o.Name, o.Help, TypeHistogram, nil), checkBuckets(o.Name, o.Buckets))
 }
 
-func newHistogram(d desc, buckets []float64) *Histogram {
+// checkBuckets returns a copy of buckets, which must increase and leave
+// out +Inf; the histograms of a vector share it.
+func checkBuckets(name string, buckets []float64) []float64 {
 	if !slices.IsSorted(buckets) || slices.Contains(buckets, math.Inf(1)) || len(slices.Compact(slices.Clone(buckets))) != len(buckets) {
-		panic(fmt.Sprintf("prom: %s: buckets must increase and leave out +Inf", d.name))
+		panic(fmt.Sprintf("prom: %s: buckets must increase and leave out +Inf", name))
 	}
-	return &Histogram{desc: d, bounds: slices.Clone(buckets), counts: make([]atomic.Uint64, len(buckets)+1)}
+	return slices.Clone(buckets)
+}
+
+func newHistogram(d desc, bounds []float64) *Histogram {
+	return &Histogram{desc: d, bounds: bounds, counts: make([]atomic.Uint64, len(bounds)+1)}
 }
 
 // Collect appends the histogram's family.
@@ -295,8 +301,8 @@ type HistogramVec struct{ *vec[Histogram] }
 // NewHistogramVec returns a histogram with the given label names.
 func NewHistogramVec(o HistogramOpts, labels []string) *HistogramVec {
 	d := newDesc(o.Name, o.Help, TypeHistogram, labels)
-	newHistogram(d, o.Buckets) // checks the buckets now rather than at the first child
-	return &HistogramVec{newVec(d, func() *Histogram { return newHistogram(desc{name: d.name}, o.Buckets) })}
+	bounds := checkBuckets(o.Name, o.Buckets)
+	return &HistogramVec{newVec(d, func() *Histogram { return newHistogram(desc{}, bounds) })}
 }
 
 // Collect appends the family.
