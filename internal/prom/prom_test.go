@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -122,35 +121,6 @@ func normalize(t *testing.T, text string) string {
 		expfmt.MetricFamilyToText(&buf, mfs[n])
 	}
 	return buf.String()
-}
-
-func TestPromlintAndRuntimeCollectors(t *testing.T) {
-	reg := sample(t)
-	reg.MustRegister(NewGoCollector(), NewProcessCollector())
-	var buf bytes.Buffer
-	if err := reg.WriteText(&buf); err != nil {
-		t.Fatal(err)
-	}
-	text := buf.String()
-	problems, err := promlint.New(strings.NewReader(text)).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
-	}
-	normalize(t, text)
-	for _, name := range []string{
-		"go_goroutines ", "go_threads ", `go_info{version="go`, `go_gc_duration_seconds{quantile="0.5"} `,
-		"go_gc_duration_seconds_count ", "go_memstats_heap_alloc_bytes ", "go_memstats_alloc_bytes_total ",
-		"go_sched_gomaxprocs_threads ", "go_gc_gogc_percent 100\n",
-		"process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_virtual_memory_bytes ",
-		"process_start_time_seconds ", "process_open_fds ", "process_max_fds ", "process_virtual_memory_max_bytes ",
-	} {
-		if !strings.Contains(text, "\n"+name) {
-			t.Errorf("no %q in\n%s", name, text)
-		}
-	}
 }
 
 func TestRegisterRefusesDuplicates(t *testing.T) {
