@@ -87,15 +87,11 @@ func daemonRegistry(t testing.TB, templates int) (*prom.Registry, *state.Store) 
 // templates, through the engine's own collectors.
 func fillTemplates(t testing.TB, cs []prom.Collector, n int) {
 	for _, c := range cs {
-		var names []string
-		switch v := c.(type) {
-		case *prom.CounterVec:
-			names = v.Labels()
-		case *prom.HistogramVec:
-			names = v.Labels()
-		case *prom.GaugeVec:
-			names = v.Labels()
+		v, ok := c.(interface{ Labels() []string })
+		if !ok {
+			continue
 		}
+		names := v.Labels()
 		if !slices.Contains(names, "template") {
 			continue
 		}
