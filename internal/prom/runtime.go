@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -125,15 +126,15 @@ func NewProcessCollector() Collector {
 		"process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
 		"process_virtual_memory_max_bytes", "process_start_time_seconds", "process_open_fds", "process_max_fds",
 	}
-	bootTime := readBootTime()
+	bootTime := sync.OnceValue(readBootTime) // at the first scrape, not at start-up
 	return funcCollector{names: names, collect: func(fs []Family) []Family {
 		if st, ok := readStat(); ok {
 			fs = append(fs,
 				counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", st.cpu),
 				gauge("process_resident_memory_bytes", "Resident memory size in bytes.", st.rss),
 				gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", st.vsize))
-			if bootTime > 0 {
-				fs = append(fs, gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", bootTime+st.start))
+			if bt := bootTime(); bt > 0 {
+				fs = append(fs, gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", bt+st.start))
 			}
 		}
 		if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
