@@ -180,15 +180,16 @@ const kthreadd = 2
 // runDirEnv names the run's marker variable (see runMarker).
 const runDirEnv = "SEMAPHORED_RUN_DIR"
 
-// leftovers returns the live processes (other than this one) that belong
-// to a run: started no earlier than since (clock ticks after boot, as in
-// /proc/PID/stat), with the run's marker in their environment.
-// unsure reports whether a live process started since then had an
-// environment that could not be told (see envHas): the caller looks again.
-func leftovers(marker []byte, since uint64, subreaper bool) (out []int, unsure bool) {
+// leftovers returns the live processes (other than this one and those in
+// skip) that belong to a run: started no earlier than since (clock ticks
+// after boot, as in /proc/PID/stat), with the run's marker in their
+// environment. unsure reports whether a live process started since then
+// had an environment that could not be told (see envHas): the caller looks
+// again.
+func leftovers(marker []byte, since uint64, subreaper bool, skip map[int]int) (out []int, unsure bool) {
 	self := os.Getpid()
 	for _, pid := range candidates(subreaper) {
-		if pid == self {
+		if _, ok := skip[pid]; ok || pid == self {
 			continue
 		}
 		// The environment first: reading it is cheaper than the stat,
@@ -211,17 +212,47 @@ func leftovers(marker []byte, since uint64, subreaper bool) (out []int, unsure b
 
 // killIfStill sends SIGKILL to pid through a pidfd, after checking again,
 // on the pidfd's process, that it still belongs to the run: the pid cannot
-// have been reused for an unrelated process in between.
-func killIfStill(pid int, marker []byte) bool {
+// have been reused for an unrelated process in between. It returns the
+// pidfd, which the caller closes, to learn when the process has exited.
+func killIfStill(pid int, marker []byte) (pidfd int, ok bool) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return false // gone
+		return -1, false // gone
 	}
-	defer unix.Close(fd)
-	if st, ok := readStat(pid); !ok || st.zombie || !hasEnv(pid, marker) {
-		return false
+	if st, ok := readStat(pid); ok && !st.zombie && hasEnv(pid, marker) &&
+		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil {
+		return fd, true
 	}
-	return unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil
+	unix.Close(fd)
+	return -1, false
+}
+
+// awaitExit waits until every process of the pidfds (pid → pidfd) has
+// exited (a pidfd polls readable then), for at most wait; it reports
+// whether all did.
+func awaitExit(pidfds map[int]int, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	fds := make([]unix.PollFd, 0, len(pidfds))
+	for _, fd := range pidfds {
+		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+	}
+	for len(fds) > 0 {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		if _, err := unix.Poll(fds, int(left.Milliseconds())+1); err != nil && err != unix.EINTR {
+			return false
+		}
+		live := fds[:0]
+		for _, f := range fds {
+			if f.Revents == 0 {
+				live = append(live, f)
+			}
+		}
+		fds = live
+	}
+	return true
 }
 
 // reapOrphans reaps the zombies among this process's children that were
@@ -260,34 +291,54 @@ func reapOrphans() int {
 // is killed).
 var errLeftovers = errors.New("processes of the job are still running after being killed")
 
+// exitWait bounds the wait for killed processes to exit. SIGKILL cannot be
+// caught, but a process still has to be scheduled to exit (seconds on a
+// loaded machine) and one in uninterruptible sleep exits only when it
+// wakes; such a process is reported, not waited for forever.
+const exitWait = 10 * time.Second
+
 // endLeftovers ends what a run's process left behind once it has exited
 // (and been reaped): every process started since then with the run's
-// marker gets SIGKILL, in rounds until none is left (a process may fork
-// while a round runs), for at most wait. As a subreaper the daemon is the
-// parent of those that were orphaned, and reaps them, and the orphans that
-// exited by themselves during the run. It returns how many processes it
-// killed.
+// marker gets SIGKILL, in rounds until one finds none (a process may fork
+// while a round runs), for at most wait and one last round. Then it waits,
+// through their pidfds, until the processes it killed have exited: one
+// that is exiting can no longer be told by its environment, so /proc
+// cannot say when it is gone. As a subreaper the daemon is the parent of
+// those that were orphaned, and reaps them, and the orphans that exited by
+// themselves during the run. It returns how many processes it killed.
 func endLeftovers(marker []byte, since uint64, wait time.Duration) (int, error) {
-	killed := map[int]bool{} // a process killed may still show in the next round
+	killed := map[int]int{} // pid → its pidfd, for each process sent SIGKILL
+	defer func() {
+		for _, fd := range killed {
+			unix.Close(fd)
+		}
+	}()
 	deadline := time.Now().Add(wait)
 	subreaper := isSubreaper()
-	for {
-		found, unsure := leftovers(marker, since, subreaper)
-		if len(found) == 0 && (!unsure || time.Now().After(deadline)) {
-			break
-		}
-		if len(found) > 0 && time.Now().After(deadline) {
-			return len(killed), errLeftovers
-		}
+	var err error
+	for final := false; ; {
+		found, unsure := leftovers(marker, since, subreaper, killed)
 		for _, pid := range found {
-			if killIfStill(pid, marker) {
-				killed[pid] = true
+			if fd, ok := killIfStill(pid, marker); ok {
+				killed[pid] = fd
 			}
 		}
 		if subreaper {
 			reapOrphans()
 		}
+		if final && len(found) > 0 {
+			err = errLeftovers // new processes kept appearing for the whole wait
+		}
+		if final || len(found) == 0 && !unsure {
+			break
+		}
+		// Past the deadline, one last round tells whether what this
+		// round killed left anything (a child forked before its kill).
+		final = time.Now().After(deadline)
 		time.Sleep(2 * time.Millisecond) // let the kernel deliver the signals
+	}
+	if !awaitExit(killed, exitWait) {
+		err = errLeftovers
 	}
 	if subreaper {
 		for range 100 {
@@ -296,5 +347,5 @@ func endLeftovers(marker []byte, since uint64, wait time.Duration) (int, error) 
 			}
 		}
 	}
-	return len(killed), nil
+	return len(killed), err
 }

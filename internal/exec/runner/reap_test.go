@@ -114,6 +114,37 @@ func TestDetachedProcessesEnd(t *testing.T) {
 	}
 }
 
+// TestSlowExitAwaited: a killed leftover that takes long to exit (it has a
+// large memory to free) is gone when Run returns, even with a grace far
+// shorter than its exit. While it exits its environment no longer tells
+// whose it is, so the run waits on the process it killed, not on /proc.
+func TestSlowExitAwaited(t *testing.T) {
+	asSubreaper(t)
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	spec := bashSpec(t, "setsid python3 -c '"+
+		"import os, sys, time\n"+
+		"b = b\"x\" * (64 << 20)\n"+
+		"open(sys.argv[1], \"w\").write(str(os.getpid()))\n"+
+		"time.sleep(3600)' \"$PIDFILE.tmp\" >/dev/null 2>&1 &\n"+
+		"until [ -s \"$PIDFILE.tmp\" ]; do sleep 0.01; done\n"+
+		"mv \"$PIDFILE.tmp\" \"$PIDFILE\"\n")
+	spec.Env = map[string]string{"PIDFILE": pidFile}
+	spec.Grace = time.Millisecond
+	res, sink := runSpec(t, spec)
+	if res.Status != Success {
+		t.Fatalf("got %+v, want success; log %q", res, sink.Lines())
+	}
+	pid := readPid(t, pidFile)
+	if s := processState(pid); s != "" {
+		t.Errorf("the killed process %d is still there (state %s) after Run returned", pid, s)
+		_ = syscallKill(pid)
+	}
+	if got := sink.joined(); !strings.Contains(got, "killed 1 process(es) the job left running") || strings.Contains(got, "could not be ended") {
+		t.Errorf("log: got\n%s\nwant one process killed and none left", got)
+	}
+}
+
 // TestDetachedOrphanReaped: a detached process that exits by itself while
 // the job runs becomes the daemon's zombie; it is reaped when the run ends.
 func TestDetachedOrphanReaped(t *testing.T) {
