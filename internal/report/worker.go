@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -218,11 +219,14 @@ func (w *Worker) pass(ctx context.Context, wg *sync.WaitGroup) (time.Time, error
 	now := w.o.Now()
 	// Read the outbox holding mu: a delivery leaves busy (under mu) only
 	// after its entry was acknowledged or updated, so what this read
-	// returns for a key that is not busy is current, and no entry is
-	// delivered twice.
+	// returns for a key that is not busy is current. A key busy at the
+	// read is skipped even if its delivery ends before the loop below
+	// reaches it: what the read returned for it may be stale (an entry
+	// acknowledged since), and would be delivered twice.
 	w.mu.Lock()
 	free := w.o.Parallel - len(w.busy)
 	waiting, err := w.o.Outbox.DueOutbox(ctx, farFuture, window)
+	busy := maps.Clone(w.busy)
 	w.mu.Unlock()
 	if err != nil {
 		return time.Time{}, err
@@ -241,14 +245,11 @@ func (w *Worker) pass(ctx context.Context, wg *sync.WaitGroup) (time.Time, error
 			}
 			continue
 		}
-		if free <= 0 {
+		if free <= 0 || busy[key] {
 			continue // a finishing delivery wakes the loop
 		}
+		// Only pass adds to busy, so a key not busy at the read is not now.
 		w.mu.Lock()
-		if w.busy[key] {
-			w.mu.Unlock()
-			continue
-		}
 		w.busy[key] = true
 		w.mu.Unlock()
 		free--

@@ -458,6 +458,73 @@ func TestWorkerRestart(t *testing.T) {
 	}
 }
 
+// countingSender counts the sends of each outbox entry, by Seq.
+type countingSender struct {
+	mu    sync.Mutex
+	sends map[uint64]int
+}
+
+func (c *countingSender) Send(_ context.Context, e OutboxEntry) error {
+	c.mu.Lock()
+	c.sends[e.Seq]++
+	c.mu.Unlock()
+	return nil
+}
+
+// TestWorkerDispatchesEachEntryOnce: an entry read by a pass while its
+// target's delivery was in flight is not dispatched again once that
+// delivery ends (it was acknowledged meanwhile). Entries without a target
+// have no last-delivered record to catch a second dispatch: it would be a
+// second send.
+func TestWorkerDispatchesEachEntryOnce(t *testing.T) {
+	store := openStore(t, t.TempDir(), nil)
+	sender := &countingSender{sends: map[uint64]int{}}
+	w, err := NewWorker(WorkerOptions{
+		Outbox:     store,
+		Senders:    map[OutboxKind]Sender{KindCommitStatus: sender},
+		Registerer: prom.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	const rounds, targets = 20, 12
+	for r := range rounds {
+		var batch []OutboxEntry
+		for i := range targets {
+			target := fmt.Sprintf("github:acme/site@%040d#ctx%d", r, i)
+			if i%4 == 0 {
+				target = "" // one order key for all of them
+			}
+			batch = append(batch, OutboxEntry{Kind: KindCommitStatus, Target: target, TaskID: uint64(r), Payload: []byte(fmt.Sprintf(`{"n":%d}`, r*targets+i))})
+		}
+		if err := store.EnqueueOutbox(ctx, batch...); err != nil {
+			t.Fatal(err)
+		}
+		w.Wake()
+	}
+	waitFor(t, "every entry delivered", func() bool { return store.pending() == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	if len(sender.sends) != rounds*targets {
+		t.Errorf("sent %d entries, want %d", len(sender.sends), rounds*targets)
+	}
+	for seq, n := range sender.sends {
+		if n != 1 {
+			t.Errorf("entry %d sent %d times", seq, n)
+		}
+	}
+	if v := w.Metrics().skipped.WithLabelValues("commit_status").Value(); v != 0 {
+		t.Errorf("skipped %v: entries dispatched again after their delivery", v)
+	}
+}
+
 // BenchmarkTaskEndToStatus measures a task's terminal status change to
 // the status request arriving at the forge (a real HTTP server on
 // loopback): the worker is woken by the enqueue, no polling.
