@@ -43,6 +43,19 @@ func readPid(t *testing.T, file string) int {
 	return pid
 }
 
+// runForPid runs spec with $PIDFILE naming a file for the job to write a
+// pid to, wants it to succeed, and returns that pid and the log.
+func runForPid(t *testing.T, spec Spec) (int, *memSink) {
+	t.Helper()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	spec.Env = map[string]string{"PIDFILE": pidFile}
+	res, sink := runSpec(t, spec)
+	if res.Status != Success {
+		t.Fatalf("got %+v, want success; log %q", res, sink.Lines())
+	}
+	return readPid(t, pidFile), sink
+}
+
 // processState is "" for a process that is gone (not even a zombie), else
 // its state letter.
 func processState(pid int) string {
@@ -120,8 +133,6 @@ func TestDetachedProcessesEnd(t *testing.T) {
 // whose it is, so the run waits on the process it killed, not on /proc.
 func TestSlowExitAwaited(t *testing.T) {
 	asSubreaper(t)
-	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "pid")
 	spec := bashSpec(t, "setsid python3 -c '"+
 		"import os, sys, time\n"+
 		"b = b\"x\" * (64 << 20)\n"+
@@ -129,13 +140,8 @@ func TestSlowExitAwaited(t *testing.T) {
 		"time.sleep(3600)' \"$PIDFILE.tmp\" >/dev/null 2>&1 &\n"+
 		"until [ -s \"$PIDFILE.tmp\" ]; do sleep 0.01; done\n"+
 		"mv \"$PIDFILE.tmp\" \"$PIDFILE\"\n")
-	spec.Env = map[string]string{"PIDFILE": pidFile}
 	spec.Grace = time.Millisecond
-	res, sink := runSpec(t, spec)
-	if res.Status != Success {
-		t.Fatalf("got %+v, want success; log %q", res, sink.Lines())
-	}
-	pid := readPid(t, pidFile)
+	pid, sink := runForPid(t, spec)
 	if s := processState(pid); s != "" {
 		t.Errorf("the killed process %d is still there (state %s) after Run returned", pid, s)
 		_ = syscallKill(pid)
@@ -149,14 +155,7 @@ func TestSlowExitAwaited(t *testing.T) {
 // the job runs becomes the daemon's zombie; it is reaped when the run ends.
 func TestDetachedOrphanReaped(t *testing.T) {
 	asSubreaper(t)
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	spec := bashSpec(t, "setsid sh -c 'exit 0' &\necho $! > \"$PIDFILE\"\nsleep 0.3\n")
-	spec.Env = map[string]string{"PIDFILE": pidFile}
-	res, sink := runSpec(t, spec)
-	if res.Status != Success {
-		t.Fatalf("got %+v, want success; log %q", res, sink.Lines())
-	}
-	pid := readPid(t, pidFile)
+	pid, _ := runForPid(t, bashSpec(t, "setsid sh -c 'exit 0' &\necho $! > \"$PIDFILE\"\nsleep 0.3\n"))
 	if s := processState(pid); s != "" {
 		t.Errorf("the orphan %d is still there (state %s), want it reaped", pid, s)
 	}
