@@ -80,9 +80,12 @@ templates:
 			!slices.Equal(r.answer.Pending, []string{"site/docs", "site/web"}) {
 			t.Fatalf("got %d %+v", r.code, r.answer)
 		}
-		waitFor(t, "the diff", func() bool {
+		// The delivery is completed in the store before its new task is
+		// handed to the engine: wait for both.
+		waitFor(t, "the diff and its task adopted", func() bool {
 			p, _ := h.store.PendingDeliveries(context.Background())
-			return len(p) == 0
+			adopted, _ := h.engine.snapshot()
+			return len(p) == 0 && len(adopted) >= 2
 		})
 		d, tasks, _ := h.store.Delivery(context.Background(), "github", "p-25")
 		var got []string
